@@ -1,0 +1,196 @@
+"""``dlcourse``: the instructor's command line, run from the course folder.
+
+    dlcourse release [A ...]        source/ -> release/ (nbgrader generate_assignment)
+    dlcourse samples A              sample submissions in submitted/: reference, untouched, typical mistakes
+    dlcourse grade A [--students]   autograde submitted/, with a progress bar, and print the scores
+    dlcourse feedback A             feedback HTML in feedback/ (hidden test code left out)
+    dlcourse export [--to CSV]      grades of every assignment and student as CSV
+    dlcourse prove A [--jobs N]     which hidden test catches which bug; correct variants keep full marks
+    dlcourse demo                   all of the above for every assignment, then a table of scores
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import nbformat
+
+from dlcourse import grading, mutation
+
+DEMO_STUDENTS = {
+    "reference": "the reference solution",
+    "untouched": "the release, handed in untouched",
+    "mistakes": "typical mistakes: the first listed bug of each task",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    root = grading.find_course_root(Path(args.course) if args.course else None)
+    try:
+        return args.run(root, args)
+    except grading.GradingError as error:
+        print(f"dlcourse: {error}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dlcourse", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--course", help="course folder (default: the nearest with nbgrader_config.py)")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    release = commands.add_parser("release", help="generate the student release")
+    release.add_argument("assignments", nargs="*", help="default: every assignment in source/")
+    release.set_defaults(run=cmd_release)
+
+    samples = commands.add_parser("samples", help="write sample submissions to submitted/")
+    samples.add_argument("assignment")
+    samples.set_defaults(run=cmd_samples)
+
+    grade = commands.add_parser("grade", help="autograde the submissions of one assignment")
+    grade.add_argument("assignment")
+    grade.add_argument("--students", nargs="*", help="default: everyone in submitted/")
+    grade.set_defaults(run=cmd_grade)
+
+    feedback = commands.add_parser("feedback", help="generate feedback for one assignment")
+    feedback.add_argument("assignment")
+    feedback.set_defaults(run=cmd_feedback)
+
+    export = commands.add_parser("export", help="export grades to CSV")
+    export.add_argument("--to", default="grades.csv")
+    export.set_defaults(run=cmd_export)
+
+    prove = commands.add_parser("prove", help="check an assignment's tests against its mutants.py")
+    prove.add_argument("assignment")
+    prove.add_argument("--jobs", type=int, default=2, help="parallel grading processes (default 2)")
+    prove.set_defaults(run=cmd_prove)
+
+    demo = commands.add_parser("demo", help="release, sample submissions, grade, feedback, export")
+    demo.set_defaults(run=cmd_demo)
+    return parser
+
+
+def cmd_release(root: Path, args) -> int:
+    names = args.assignments or grading.assignments(root)
+    grading.build_release(grading.api(root), names)
+    print(f"released {', '.join(names)} to {root / 'release'}")
+    return 0
+
+
+def cmd_samples(root: Path, args) -> int:
+    written = write_demo_submissions(root, args.assignment)
+    print(f"wrote {len(written)} sample submissions of {args.assignment}: {', '.join(written)}")
+    return 0
+
+
+def cmd_grade(root: Path, args) -> int:
+    nb_api = grading.api(root)
+    students = args.students or grading.submitted_students(root, args.assignment)
+    if not students:
+        raise grading.GradingError(f"no submissions of {args.assignment} in {root / 'submitted'}")
+    problems = grading.autograde(nb_api, args.assignment, students)
+    print(score_table(grading.cell_scores(nb_api, args.assignment), args.assignment))
+    for student, problem in problems.items():
+        if problem:
+            print(f"{student}: grading failed: {problem.strip().splitlines()[-1]}")
+    return 1 if any(problems.values()) else 0
+
+
+def cmd_feedback(root: Path, args) -> int:
+    grading.generate_feedback(grading.api(root), args.assignment,
+                              grading.submitted_students(root, args.assignment))
+    print(f"feedback in {root / 'feedback'}")
+    return 0
+
+
+def cmd_export(root: Path, args) -> int:
+    path = grading.export_grades(grading.api(root), root / args.to)
+    print(f"grades exported to {path}")
+    return 0
+
+
+def cmd_prove(root: Path, args) -> int:
+    outcomes = mutation.prove(root, args.assignment, jobs=max(1, args.jobs))
+    print(mutation.report(outcomes))
+    wrong = [o for o in outcomes if not o.ok]
+    print(f"\n{len(outcomes) - len(wrong)} of {len(outcomes)} submissions graded as intended")
+    return 1 if wrong else 0
+
+
+def cmd_demo(root: Path, args) -> int:
+    names = grading.assignments(root)
+    nb_api = grading.api(root)
+    print(f"1. releasing {len(names)} assignment(s): {', '.join(names)}")
+    grading.build_release(nb_api, names)
+    totals: dict[str, dict[str, tuple[float, float]]] = {}
+    for name in names:
+        print(f"2. sample submissions of {name}: " + ", ".join(write_demo_submissions(root, name)))
+        problems = grading.autograde(nb_api, name, list(DEMO_STUDENTS))
+        failed = {s: p for s, p in problems.items() if p}
+        if failed:
+            raise grading.GradingError(f"autograde of {name} failed for {sorted(failed)}")
+        grading.generate_feedback(nb_api, name, DEMO_STUDENTS)
+        scores = grading.cell_scores(nb_api, name)
+        print(score_table(scores, name))
+        for student, cells in scores.items():
+            totals.setdefault(student, {})[name] = _auto_total(cells)
+    csv_path = grading.export_grades(nb_api, root / "grades.csv")
+    print(f"3. feedback in {root / 'feedback'}; grades exported to {csv_path}")
+    print("\nAutograded points, students x assignments (written answers await manual grading):")
+    print(summary_table(totals, names))
+    return 0
+
+
+def write_demo_submissions(root: Path, assignment_id: str) -> list[str]:
+    notebook = f"{assignment_id}.ipynb"
+    source_nb = nbformat.read(root / "source" / assignment_id / notebook, as_version=4)
+    release_path = root / "release" / assignment_id / notebook
+    if not release_path.is_file():
+        raise grading.GradingError(f"{release_path} is missing: run `dlcourse release {assignment_id}` first")
+    release_nb = nbformat.read(release_path, as_version=4)
+    variants = mutation.load_variants(root, assignment_id)
+    notebooks = {
+        "reference": mutation.fill_submission(release_nb, mutation.reference_answers(source_nb)),
+        "untouched": release_nb,
+        "mistakes": mutation.typical_mistakes(source_nb, release_nb, variants),
+    }
+    for student, nb in notebooks.items():
+        mutation.write_submission(root, assignment_id, student, nb)
+    return list(notebooks)
+
+
+def _auto_total(cells: dict) -> tuple[float, float]:
+    auto = [c for c in cells.values() if c.auto]
+    return sum(c.score for c in auto), sum(c.max_score for c in auto)
+
+
+def score_table(scores: dict, assignment_id: str) -> str:
+    """Per student: autograded points per test cell."""
+    cells = sorted({gid for per in scores.values() for gid, s in per.items() if s.auto})
+    width = max([len(c) for c in cells] + [10])
+    students = sorted(scores)
+    lines = [f"{assignment_id}: autograded points per test cell",
+             f"{'test cell':<{width}}  " + "  ".join(f"{s:>10}" for s in students)]
+    for cell in cells:
+        row = [scores[s].get(cell) for s in students]
+        lines.append(f"{cell:<{width}}  " + "  ".join(
+            f"{'-':>10}" if c is None else f"{c.score:>4g} / {c.max_score:<3g}" for c in row))
+    totals = [_auto_total(scores[s]) for s in students]
+    lines.append(f"{'total':<{width}}  " + "  ".join(f"{got:>4g} / {out:<3g}" for got, out in totals))
+    return "\n".join(lines)
+
+
+def summary_table(totals: dict, assignments: list[str]) -> str:
+    width = max(len(s) for s in totals) + 2
+    lines = [f"{'student':<{width}}" + "".join(f"{a:>24}" for a in assignments)]
+    for student in sorted(totals):
+        row = totals[student]
+        lines.append(f"{student:<{width}}" + "".join(
+            f"{(f'{row[a][0]:g} / {row[a][1]:g}' if a in row else '-'):>24}" for a in assignments))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

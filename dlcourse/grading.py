@@ -1,0 +1,162 @@
+"""The instructor's side of nbgrader, through its Python API: release, autograde, feedback, grades.
+
+Everything here works on a course directory: a folder with ``nbgrader_config.py`` and ``source/``.
+"""
+
+import csv
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbconvert.preprocessors import Preprocessor
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+CONFIG_FILE = "nbgrader_config.py"
+
+
+class GradingError(RuntimeError):
+    """An nbgrader step failed; the message carries nbgrader's own log."""
+
+
+@dataclass(frozen=True)
+class CellScore:
+    grade_id: str
+    score: float
+    max_score: float
+    auto: bool  # graded by tests (True) or waiting for / given by a person (False)
+
+
+def find_course_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` (default: the working directory) with nbgrader_config.py."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    raise GradingError(f"no {CONFIG_FILE} in {here} or above: run this inside the course folder")
+
+
+def assignments(root: Path) -> list[str]:
+    """Assignment ids: the folders of ``source/`` that hold a notebook named after the folder."""
+    return sorted(p.name for p in (root / "source").iterdir() if (p / f"{p.name}.ipynb").is_file())
+
+
+def load_config(root: Path, **overrides) -> Config:
+    """The course's nbgrader_config.py, rooted at ``root``; ``overrides`` maps "Class.trait" to a value."""
+    config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+    config.CourseDirectory.root = str(root)
+    for key, value in overrides.items():
+        section, trait = key.split(".")
+        setattr(config[section], trait, value)
+    return config
+
+
+def api(root: Path, **overrides):
+    """An ``NbGraderAPI`` for the course at ``root``."""
+    from nbgrader.apps import NbGraderAPI
+
+    _put_venv_bin_on_path()
+    return NbGraderAPI(config=load_config(root, **overrides))
+
+
+def _checked(result: dict, what: str) -> dict:
+    if not result.get("success"):
+        raise GradingError(f"{what} failed:\n{result.get('error', '')}\n{result.get('log', '')}")
+    return result
+
+
+def build_release(nbgrader_api, assignment_ids: Iterable[str]) -> None:
+    """``nbgrader generate_assignment`` for each assignment: source/<a> -> release/<a>."""
+    for assignment_id in assignment_ids:
+        _checked(nbgrader_api.generate_assignment(assignment_id, force=True), f"generate_assignment {assignment_id}")
+
+
+def submitted_students(root: Path, assignment_id: str) -> list[str]:
+    submitted = root / "submitted"
+    if not submitted.is_dir():
+        return []
+    return sorted(p.name for p in submitted.iterdir() if (p / assignment_id).is_dir())
+
+
+def autograde(nbgrader_api, assignment_id: str, students: Iterable[str], progress: bool = True) -> dict:
+    """Autograde each student's submission, with a progress bar; returns {student: error text or ""}."""
+    from tqdm.auto import tqdm
+
+    students = list(students)
+    problems = {}
+    for student in tqdm(students, desc=f"autograde {assignment_id}", unit="student", disable=not progress):
+        result = nbgrader_api.autograde(assignment_id, student, force=True, create=True)
+        problems[student] = "" if result.get("success") else (result.get("error") or result.get("log", ""))
+    return problems
+
+
+def generate_feedback(nbgrader_api, assignment_id: str, students: Iterable[str]) -> None:
+    for student in students:
+        _checked(nbgrader_api.generate_feedback(assignment_id, student, force=True),
+                 f"generate_feedback {assignment_id} {student}")
+
+
+def cell_scores(nbgrader_api, assignment_id: str) -> dict[str, dict[str, CellScore]]:
+    """{student: {grade_id: CellScore}} for every autograded submission of the assignment."""
+    scores: dict[str, dict[str, CellScore]] = {}
+    with nbgrader_api.gradebook as gradebook:
+        for submission in gradebook.assignment_submissions(assignment_id):
+            cells = scores.setdefault(submission.student.id, {})
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    auto = grade.cell.cell_type == "code" and grade.auto_score is not None \
+                        and not grade.needs_manual_grade
+                    cells[grade.name] = CellScore(grade.name, float(grade.score or 0.0),
+                                                  float(grade.max_score), auto)
+    return scores
+
+
+def export_grades(nbgrader_api, destination: Path) -> Path:
+    """nbgrader's CSV export: one row per student and assignment."""
+    from nbgrader.plugins import CsvExportPlugin
+
+    plugin = CsvExportPlugin()
+    plugin.to = str(destination)
+    with nbgrader_api.gradebook as gradebook:
+        plugin.export(gradebook)
+    return destination
+
+
+def read_grades(csv_path: Path) -> list[dict]:
+    with open(csv_path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _put_venv_bin_on_path() -> None:
+    """nbgrader's gradebook migrations run ``alembic`` from PATH: make it this environment's."""
+    import sys
+
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
+class ShortenTestTracebacks(Preprocessor):
+    """Feedback keeps each failed test's error type and message but drops its traceback.
+
+    IPython tracebacks quote the lines around the failing assertion, which would show hidden test code
+    to students; the assertion messages are written to say what is wrong without that.
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        nbgrader = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "code" and nbgrader.get("grade") and not nbgrader.get("solution"):
+            for output in cell.get("outputs", []):
+                if output.output_type == "error":
+                    message = _strip_ansi(f"{output.ename}: {output.evalue}")
+                    output.traceback = [message]
+        return cell, resources
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)

@@ -1,0 +1,239 @@
+"""Proving an assignment's tests: realistic bugs must lose points in the right cells, correct
+alternatives must keep full marks.
+
+An assignment declares its variants in ``source/<assignment>/mutants.py`` (kept out of the release by
+``CourseDirectory.ignore``) as a list ``VARIANTS`` of :class:`Variant`. A variant rewrites one autograded
+answer cell of a submission: either with whole new code or with text replacements applied to the
+reference solution. Submissions are built from the released notebook, exactly as a student would fill it
+in, and graded by real ``nbgrader autograde``.
+"""
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import nbformat
+
+from dlcourse import grading
+
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+REFERENCE, UNTOUCHED = "reference", "untouched"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One rewrite of the autograded answer cell ``cell``.
+
+    ``fails`` names the test cells (grade ids) that must lose points; leave it empty for a correct
+    alternative, which must keep every point. Give either ``code`` (the whole cell) or ``replace``, pairs
+    of (old, new) text applied to the reference solution, each ``old`` occurring exactly once.
+    """
+
+    name: str
+    cell: str
+    code: str | None = None
+    replace: Sequence[tuple[str, str]] = ()
+    fails: Sequence[str] = field(default_factory=tuple)
+
+    @property
+    def is_bug(self) -> bool:
+        return bool(self.fails)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What grading one submission gave, next to what it should have given."""
+
+    student: str
+    description: str
+    expected_failing: frozenset
+    failing: frozenset  # autograded test cells that lost points
+    autograded_cells: frozenset
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and self.failing == self.expected_failing
+
+
+def load_variants(root: Path, assignment_id: str) -> list[Variant]:
+    path = root / "source" / assignment_id / "mutants.py"
+    if not path.is_file():
+        return []
+    spec = importlib.util.spec_from_file_location(f"mutants_{assignment_id}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(module.VARIANTS)
+
+
+def solution_code(source: str) -> str:
+    """A source cell as the student would write it: the solution delimiters dropped."""
+    return "\n".join(line for line in source.split("\n")
+                     if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION))
+
+
+def _is_answer(cell) -> bool:
+    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
+
+
+def _grade_id(cell) -> str:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+
+
+def reference_answers(source_nb) -> dict[str, str]:
+    """{grade_id: answer text} for every answer cell (code and written) of the source notebook."""
+    return {_grade_id(c): solution_code(c.source) for c in source_nb.cells if _is_answer(c)}
+
+
+def apply_variant(variant: Variant, answers: dict[str, str]) -> str:
+    if variant.cell not in answers:
+        raise ValueError(f"variant {variant.name!r}: no answer cell {variant.cell!r}")
+    if variant.code is not None:
+        return variant.code
+    text = answers[variant.cell]
+    for old, new in variant.replace:
+        if text.count(old) != 1:
+            raise ValueError(f"variant {variant.name!r}: {old!r} occurs {text.count(old)} times in {variant.cell!r}")
+        text = text.replace(old, new)
+    return text
+
+
+def fill_submission(release_nb, answers: dict[str, str]):
+    """A copy of the released notebook with the given answer cells filled in."""
+    submission = nbformat.from_dict(release_nb)
+    for cell in submission.cells:
+        if _is_answer(cell) and _grade_id(cell) in answers:
+            cell.source = answers[_grade_id(cell)]
+    return submission
+
+
+def variant_id(number: int, variant: Variant) -> str:
+    return f"{'bug' if variant.is_bug else 'alt'}{number:02d}"
+
+
+def describe(variant: Variant) -> str:
+    return f"{'bug' if variant.is_bug else 'alternative'}: {variant.name}"
+
+
+def sample_submissions(source_nb, release_nb, variants: Iterable[Variant]) -> dict[str, tuple[str, object]]:
+    """{student id: (description, notebook)}: the reference, the untouched release, one per variant."""
+    answers = reference_answers(source_nb)
+    samples = {
+        REFERENCE: ("reference solution", fill_submission(release_nb, answers)),
+        UNTOUCHED: ("untouched release", nbformat.from_dict(release_nb)),
+    }
+    for number, variant in enumerate(variants, 1):
+        filled = dict(answers, **{variant.cell: apply_variant(variant, answers)})
+        samples[variant_id(number, variant)] = (describe(variant), fill_submission(release_nb, filled))
+    return samples
+
+
+def typical_mistakes(source_nb, release_nb, variants: Iterable[Variant]):
+    """One submission with the first listed bug of each answer cell: what the demo grades as a weak student."""
+    answers = reference_answers(source_nb)
+    for variant in variants:
+        if variant.is_bug and answers.get(variant.cell) == solution_code(
+                next(c.source for c in source_nb.cells if _grade_id(c) == variant.cell)):
+            answers[variant.cell] = apply_variant(variant, answers)
+    return fill_submission(release_nb, answers)
+
+
+def write_submission(root: Path, assignment_id: str, student: str, notebook) -> Path:
+    target = root / "submitted" / student / assignment_id / f"{assignment_id}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, target)
+    return target
+
+
+def prove(root: Path, assignment_id: str, jobs: int = 1, progress: bool = True) -> list[Outcome]:
+    """Grade the reference, the untouched release and every variant in scratch course folders.
+
+    The reference must keep every autograded point, the untouched release must score 0 on every
+    autograded cell, each bug must lose points in exactly its ``fails`` cells and each alternative must
+    keep every point. ``jobs`` scratch courses grade in parallel processes.
+    """
+    variants = load_variants(root, assignment_id)
+    source_nb = nbformat.read(root / "source" / assignment_id / f"{assignment_id}.ipynb", as_version=4)
+    answers = reference_answers(source_nb)
+    for variant in variants:  # a variant that does not apply should fail here, not in a worker
+        apply_variant(variant, answers)
+    students = [REFERENCE, UNTOUCHED] + [variant_id(i, v) for i, v in enumerate(variants, 1)]
+    chunks = [students[i::jobs] for i in range(jobs)]
+    if jobs == 1:
+        results = [_grade_in_scratch_course(root, assignment_id, chunks[0], progress)]
+    else:
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"),
+                                 initializer=_pin_threads) as pool:
+            results = list(pool.map(_grade_in_scratch_course, [root] * jobs, [assignment_id] * jobs,
+                                    chunks, [False] * jobs))
+    scores, errors = {}, {}
+    for chunk_scores, chunk_errors in results:
+        scores.update(chunk_scores)
+        errors.update(chunk_errors)
+    return _judge(variants, scores, errors)
+
+
+def _pin_threads() -> None:
+    # each parallel job's kernels inherit this: no oversubscription of the cores by BLAS or torch
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = "1"
+
+
+def _grade_in_scratch_course(root: Path, assignment_id: str, students: list[str], progress: bool):
+    variants = load_variants(root, assignment_id)
+    with tempfile.TemporaryDirectory(prefix=f"prove-{assignment_id}-") as scratch:
+        course = Path(scratch)
+        shutil.copy(root / grading.CONFIG_FILE, course / grading.CONFIG_FILE)
+        shutil.copytree(root / "source" / assignment_id, course / "source" / assignment_id)
+        nb_api = grading.api(course)
+        grading.build_release(nb_api, [assignment_id])
+        notebook_name = f"{assignment_id}.ipynb"
+        source_nb = nbformat.read(course / "source" / assignment_id / notebook_name, as_version=4)
+        release_nb = nbformat.read(course / "release" / assignment_id / notebook_name, as_version=4)
+        samples = sample_submissions(source_nb, release_nb, variants)
+        for student in students:
+            write_submission(course, assignment_id, student, samples[student][1])
+        errors = grading.autograde(nb_api, assignment_id, students, progress=progress)
+        return grading.cell_scores(nb_api, assignment_id), errors
+
+
+def _judge(variants: list[Variant], scores: dict, errors: dict) -> list[Outcome]:
+    auto_cells = frozenset(gid for gid, s in scores.get(REFERENCE, {}).items() if s.auto)
+    expected = {REFERENCE: ("reference solution", frozenset()),
+                UNTOUCHED: ("untouched release", auto_cells)}
+    for number, variant in enumerate(variants, 1):
+        expected[variant_id(number, variant)] = (describe(variant), frozenset(variant.fails))
+    outcomes = []
+    for student, (description, should_fail) in expected.items():
+        cells = scores.get(student, {})
+        failing = frozenset(gid for gid, s in cells.items() if s.auto and s.score < s.max_score)
+        error = errors.get(student, "") or ("" if cells else "no grades recorded")
+        if student == UNTOUCHED:
+            # the untouched release must score nothing at all, not merely lose some points
+            scored = [gid for gid, s in cells.items() if s.auto and s.score > 0]
+            if scored:
+                error = error or f"scored points in {sorted(scored)}"
+        outcomes.append(Outcome(student, description, should_fail, failing, auto_cells, error))
+    return outcomes
+
+
+def report(outcomes: list[Outcome]) -> str:
+    """A plain-text table: one line per submission, what it lost points in, and whether that is right."""
+    lines = []
+    for outcome in outcomes:
+        verdict = "ok  " if outcome.ok else "FAIL"
+        lost = ", ".join(sorted(outcome.failing)) or "-"
+        line = f"{verdict} {outcome.student:<10} {outcome.description:<60} loses points in: {lost}"
+        if not outcome.ok:
+            wanted = ", ".join(sorted(outcome.expected_failing)) or "nothing"
+            line += f"\n     expected to lose points in: {wanted}"
+            if outcome.error:
+                line += f"\n     {outcome.error.strip().splitlines()[-1]}"
+        lines.append(line)
+    return "\n".join(lines)
