@@ -20,7 +20,7 @@ from dlcourse import grading, mutation
 DEMO_STUDENTS = {
     "reference": "the reference solution",
     "untouched": "the release, handed in untouched",
-    "mistakes": "typical mistakes: the first listed bug of each task",
+    "mistakes": "typical mistakes: the first listed bug of every second task",
 }
 
 

@@ -6,11 +6,13 @@ Everything here works on a course directory: a folder with ``nbgrader_config.py`
 import csv
 import os
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -56,7 +58,10 @@ def load_config(root: Path, **overrides) -> Config:
 def api(root: Path, **overrides):
     """An ``NbGraderAPI`` for the course at ``root``."""
     from nbgrader.apps import NbGraderAPI
+    from sqlalchemy.exc import SAWarning
 
+    # nbgrader's gradebook code triggers SQLAlchemy autoflush warnings that say nothing about the grades
+    warnings.filterwarnings("ignore", category=SAWarning)
     _put_venv_bin_on_path()
     return NbGraderAPI(config=load_config(root, **overrides))
 
@@ -144,6 +149,8 @@ class ShortenTestTracebacks(Preprocessor):
     IPython tracebacks quote the lines around the failing assertion, which would show hidden test code
     to students; the assertion messages are written to say what is wrong without that.
     """
+
+    enabled = Bool(True).tag(config=True)  # nbconvert preprocessors are off unless enabled
 
     def preprocess_cell(self, cell, resources, index):
         nbgrader = cell.get("metadata", {}).get("nbgrader", {})

@@ -135,12 +135,14 @@ def sample_submissions(source_nb, release_nb, variants: Iterable[Variant]) -> di
 
 
 def typical_mistakes(source_nb, release_nb, variants: Iterable[Variant]):
-    """One submission with the first listed bug of each answer cell: what the demo grades as a weak student."""
+    """A weak but not hopeless student: the first listed bug of every second autograded task."""
     answers = reference_answers(source_nb)
+    first_bugs = {}
     for variant in variants:
-        if variant.is_bug and answers.get(variant.cell) == solution_code(
-                next(c.source for c in source_nb.cells if _grade_id(c) == variant.cell)):
-            answers[variant.cell] = apply_variant(variant, answers)
+        if variant.is_bug:
+            first_bugs.setdefault(variant.cell, variant)
+    for variant in list(first_bugs.values())[::2]:
+        answers[variant.cell] = apply_variant(variant, answers)
     return fill_submission(release_nb, answers)
 
 

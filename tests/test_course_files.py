@@ -80,4 +80,4 @@ def test_shorten_test_tracebacks_keeps_the_message_only():
                                            traceback=["\x1b[31mline with hidden code\x1b[0m", "AssertionError: x"])]
     shortened, _ = grading.ShortenTestTracebacks().preprocess_cell(cell, {}, 0)
     assert shortened.outputs[0].traceback == ["AssertionError: x_hist is off"]
-    assert isinstance(grading.ShortenTestTracebacks(), Preprocessor)
+    assert isinstance(grading.ShortenTestTracebacks(), Preprocessor) and grading.ShortenTestTracebacks().enabled
