@@ -40,9 +40,10 @@ def _pyproject_requirements() -> dict[str, Requirement]:
 
 def _conda_requirements() -> dict[str, Requirement]:
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(e["pip"] for e in env["dependencies"] if isinstance(e, dict))
     result = {}
-    for entry in env["dependencies"]:
-        if not isinstance(entry, str) or entry.startswith(("python", "pip")):
+    for entry in env["dependencies"] + pip_section:
+        if not isinstance(entry, str) or entry.startswith(("python", "pip", "-e")):
             continue
         name, spec = re.match(r"([A-Za-z0-9_.-]+)(.*)", entry).groups()
         name = CONDA_NAMES.get(name.lower(), name.lower())
