@@ -9,6 +9,9 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # Per cell, sized to the longest cell of any assignment in grading mode (training loops shrink there).
 c.Execute.timeout = 300
 
+# Grading kernels talk to nbgrader over encrypted sockets (CurveZMQ keys provisioned per kernel).
+c.KernelManager.transport_encryption = "auto"
+
 # Library warnings on stderr would otherwise zero a test cell (nbgrader counts any stderr as failure).
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"(?m)^.*:\d+: \w*Warning: "
