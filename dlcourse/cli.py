@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     prove = commands.add_parser("prove", help="check an assignment's tests against its mutants.py")
     prove.add_argument("assignment")
     prove.add_argument("--jobs", type=int, default=2, help="parallel grading processes (default 2)")
+    prove.add_argument("--pack", action="store_true",
+                       help="grade variants of different tasks together (faster; mismatches are regraded alone)")
     prove.set_defaults(run=cmd_prove)
 
     demo = commands.add_parser("demo", help="release, sample submissions, grade, feedback, export")
@@ -112,7 +114,7 @@ def cmd_export(root: Path, args) -> int:
 
 
 def cmd_prove(root: Path, args) -> int:
-    outcomes = mutation.prove(root, args.assignment, jobs=max(1, args.jobs))
+    outcomes = mutation.prove(root, args.assignment, jobs=max(1, args.jobs), pack=args.pack)
     print(mutation.report(outcomes))
     wrong = [o for o in outcomes if not o.ok]
     print(f"\n{len(outcomes) - len(wrong)} of {len(outcomes)} submissions graded as intended")

@@ -121,19 +121,6 @@ def describe(variant: Variant) -> str:
     return f"{'bug' if variant.is_bug else 'alternative'}: {variant.name}"
 
 
-def sample_submissions(source_nb, release_nb, variants: Iterable[Variant]) -> dict[str, tuple[str, object]]:
-    """{student id: (description, notebook)}: the reference, the untouched release, one per variant."""
-    answers = reference_answers(source_nb)
-    samples = {
-        REFERENCE: ("reference solution", fill_submission(release_nb, answers)),
-        UNTOUCHED: ("untouched release", nbformat.from_dict(release_nb)),
-    }
-    for number, variant in enumerate(variants, 1):
-        filled = dict(answers, **{variant.cell: apply_variant(variant, answers)})
-        samples[variant_id(number, variant)] = (describe(variant), fill_submission(release_nb, filled))
-    return samples
-
-
 def typical_mistakes(source_nb, release_nb, variants: Iterable[Variant]):
     """A weak but not hopeless student: the first listed bug of every second autograded task."""
     answers = reference_answers(source_nb)
@@ -153,32 +140,83 @@ def write_submission(root: Path, assignment_id: str, student: str, notebook) -> 
     return target
 
 
-def prove(root: Path, assignment_id: str, jobs: int = 1, progress: bool = True) -> list[Outcome]:
+def prove(root: Path, assignment_id: str, jobs: int = 1, progress: bool = True,
+          pack: bool = False) -> list[Outcome]:
     """Grade the reference, the untouched release and every variant in scratch course folders.
 
     The reference must keep every autograded point, the untouched release must score 0 on every
     autograded cell, each bug must lose points in exactly its ``fails`` cells and each alternative must
     keep every point. ``jobs`` scratch courses grade in parallel processes.
+
+    With ``pack``, variants of different answer cells whose ``fails`` are disjoint share one submission;
+    a packed submission that loses points anywhere but in the union of its variants' ``fails`` is graded
+    again one variant at a time, so a wrong expectation is always attributed to its own variant. Packing
+    assumes what the tests are written to guarantee: a test cell depends only on its own answer cell.
     """
     variants = load_variants(root, assignment_id)
     source_nb = nbformat.read(root / "source" / assignment_id / f"{assignment_id}.ipynb", as_version=4)
     answers = reference_answers(source_nb)
-    for variant in variants:  # a variant that does not apply should fail here, not in a worker
-        apply_variant(variant, answers)
-    students = [REFERENCE, UNTOUCHED] + [variant_id(i, v) for i, v in enumerate(variants, 1)]
-    chunks = [students[i::jobs] for i in range(jobs)]
-    if jobs == 1:
+    changes = {variant_id(i, v): {v.cell: apply_variant(v, answers)} for i, v in enumerate(variants, 1)}
+    expected = {variant_id(i, v): frozenset(v.fails) for i, v in enumerate(variants, 1)}
+    groups = _packs(variants) if pack else [[variant_id(i, v)] for i, v in enumerate(variants, 1)]
+
+    plan = {REFERENCE: {}, UNTOUCHED: None}
+    for number, group in enumerate(groups, 1):
+        name = group[0] if len(group) == 1 else f"pack{number:02d}"
+        plan[name] = {cell: code for member in group for cell, code in changes[member].items()}
+    scores, errors = _grade_plan(root, assignment_id, plan, jobs, progress)
+
+    graded_as = {}
+    retry = {}
+    for number, group in enumerate(groups, 1):
+        name = group[0] if len(group) == 1 else f"pack{number:02d}"
+        lost = _lost(scores.get(name, {}))
+        if len(group) > 1 and (errors.get(name) or lost != frozenset().union(*(expected[m] for m in group))):
+            retry.update({member: changes[member] for member in group})
+        else:
+            graded_as.update({member: name for member in group})
+    if retry:
+        retry_scores, retry_errors = _grade_plan(root, assignment_id, retry, jobs, progress)
+        scores.update(retry_scores)
+        errors.update(retry_errors)
+        graded_as.update({member: member for member in retry})
+    return _judge(variants, scores, errors, graded_as)
+
+
+def _packs(variants: list[Variant]) -> list[list[str]]:
+    """First-fit groups of variants with distinct answer cells and disjoint expected failures."""
+    groups: list[list[tuple[str, Variant]]] = []
+    for number, variant in enumerate(variants, 1):
+        member = (variant_id(number, variant), variant)
+        for group in groups:
+            if all(v.cell != variant.cell and not set(v.fails) & set(variant.fails) for _, v in group):
+                group.append(member)
+                break
+        else:
+            groups.append([member])
+    return [[name for name, _ in group] for group in groups]
+
+
+def _lost(cells: dict) -> frozenset:
+    return frozenset(gid for gid, s in cells.items() if s.auto and s.score < s.max_score)
+
+
+def _grade_plan(root: Path, assignment_id: str, plan: dict, jobs: int, progress: bool):
+    """Grade {student: {answer cell: code} or None for the untouched release}, over ``jobs`` processes."""
+    students = list(plan)
+    chunks = [{s: plan[s] for s in students[i::jobs]} for i in range(jobs)]
+    chunks = [chunk for chunk in chunks if chunk]
+    if len(chunks) == 1:
         results = [_grade_in_scratch_course(root, assignment_id, chunks[0], progress)]
     else:
-        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"),
-                                 initializer=_pin_threads) as pool:
-            results = list(pool.map(_grade_in_scratch_course, [root] * jobs, [assignment_id] * jobs,
-                                    chunks, [False] * jobs))
+        with ProcessPoolExecutor(len(chunks), mp_context=get_context("spawn"), initializer=_pin_threads) as pool:
+            results = list(pool.map(_grade_in_scratch_course, [root] * len(chunks),
+                                    [assignment_id] * len(chunks), chunks, [False] * len(chunks)))
     scores, errors = {}, {}
     for chunk_scores, chunk_errors in results:
         scores.update(chunk_scores)
         errors.update(chunk_errors)
-    return _judge(variants, scores, errors)
+    return scores, errors
 
 
 def _pin_threads() -> None:
@@ -187,8 +225,7 @@ def _pin_threads() -> None:
         os.environ[name] = "1"
 
 
-def _grade_in_scratch_course(root: Path, assignment_id: str, students: list[str], progress: bool):
-    variants = load_variants(root, assignment_id)
+def _grade_in_scratch_course(root: Path, assignment_id: str, plan: dict, progress: bool):
     with tempfile.TemporaryDirectory(prefix=f"prove-{assignment_id}-") as scratch:
         course = Path(scratch)
         shutil.copy(root / grading.CONFIG_FILE, course / grading.CONFIG_FILE)
@@ -198,14 +235,17 @@ def _grade_in_scratch_course(root: Path, assignment_id: str, students: list[str]
         notebook_name = f"{assignment_id}.ipynb"
         source_nb = nbformat.read(course / "source" / assignment_id / notebook_name, as_version=4)
         release_nb = nbformat.read(course / "release" / assignment_id / notebook_name, as_version=4)
-        samples = sample_submissions(source_nb, release_nb, variants)
-        for student in students:
-            write_submission(course, assignment_id, student, samples[student][1])
-        errors = grading.autograde(nb_api, assignment_id, students, progress=progress)
+        answers = reference_answers(source_nb)
+        for student, change in plan.items():
+            notebook = release_nb if change is None else fill_submission(release_nb, dict(answers, **change))
+            write_submission(course, assignment_id, student, notebook)
+        errors = grading.autograde(nb_api, assignment_id, list(plan), progress=progress)
         return grading.cell_scores(nb_api, assignment_id), errors
 
 
-def _judge(variants: list[Variant], scores: dict, errors: dict) -> list[Outcome]:
+def _judge(variants: list[Variant], scores: dict, errors: dict, graded_as: dict | None = None) -> list[Outcome]:
+    """Outcomes of the reference, the untouched release and each variant (graded alone or in a pack)."""
+    graded_as = graded_as or {}
     auto_cells = frozenset(gid for gid, s in scores.get(REFERENCE, {}).items() if s.auto)
     expected = {REFERENCE: ("reference solution", frozenset()),
                 UNTOUCHED: ("untouched release", auto_cells)}
@@ -213,9 +253,13 @@ def _judge(variants: list[Variant], scores: dict, errors: dict) -> list[Outcome]
         expected[variant_id(number, variant)] = (describe(variant), frozenset(variant.fails))
     outcomes = []
     for student, (description, should_fail) in expected.items():
-        cells = scores.get(student, {})
-        failing = frozenset(gid for gid, s in cells.items() if s.auto and s.score < s.max_score)
-        error = errors.get(student, "") or ("" if cells else "no grades recorded")
+        graded = graded_as.get(student, student)
+        cells = scores.get(graded, {})
+        failing = _lost(cells)
+        if graded != student:  # a confirmed pack: each member is credited with its own cells only
+            failing = failing & should_fail
+            description += f" [graded in {graded}]"
+        error = errors.get(graded, "") or ("" if cells else "no grades recorded")
         if student == UNTOUCHED:
             # the untouched release must score nothing at all, not merely lose some points
             scored = [gid for gid, s in cells.items() if s.auto and s.score > 0]

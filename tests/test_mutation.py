@@ -58,14 +58,26 @@ def test_apply_variant_refuses_what_does_not_apply(variant, message):
         mutation.apply_variant(variant, {"f": "def f(x):\n    return 2 * x"})
 
 
-def test_sample_submissions_name_students_by_kind():
-    source, release = _source_and_release()
-    variants = [mutation.Variant("adds", "f", replace=[("2 * x", "2 + x")], fails=["test_f"]),
-                mutation.Variant("sum", "f", code="def f(x):\n    return x + x")]
-    samples = mutation.sample_submissions(source, release, variants)
-    assert list(samples) == ["reference", "untouched", "bug01", "alt02"]
-    assert samples["bug01"][1].cells[0].source.endswith("2 + x")
-    assert samples["untouched"][1].cells[0].source == release.cells[0].source
+def test_packs_share_a_submission_only_across_cells_with_disjoint_failures():
+    variants = [mutation.Variant("a1", "f", code="", fails=["t_f"]),
+                mutation.Variant("a2", "f", code="", fails=["t_f"]),
+                mutation.Variant("b1", "g", code="", fails=["t_g"]),
+                mutation.Variant("alt", "h", code=""),
+                mutation.Variant("c1", "k", code="", fails=["t_f"])]
+    assert mutation._packs(variants) == [["bug01", "bug03", "alt04"], ["bug02"], ["bug05"]]
+
+
+def test_a_confirmed_pack_credits_each_member_with_its_own_cells():
+    score = grading.CellScore
+    scores = {
+        "reference": {"t_f": score("t_f", 1, 1, True), "t_g": score("t_g", 1, 1, True)},
+        "untouched": {"t_f": score("t_f", 0, 1, True), "t_g": score("t_g", 0, 1, True)},
+        "pack01": {"t_f": score("t_f", 0, 1, True), "t_g": score("t_g", 0, 1, True)},
+    }
+    variants = [mutation.Variant("a", "f", code="", fails=["t_f"]), mutation.Variant("b", "g", code="", fails=["t_g"])]
+    outcomes = mutation._judge(variants, scores, {}, {"bug01": "pack01", "bug02": "pack01"})
+    assert all(o.ok for o in outcomes)
+    assert outcomes[2].failing == {"t_f"} and "[graded in pack01]" in outcomes[2].description
 
 
 def test_judge_compares_lost_points_with_expectations():
