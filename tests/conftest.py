@@ -29,7 +29,7 @@ def nbgrader_meta(cell) -> dict:
 @cache
 def proven(assignment_id: str) -> dict[str, mutation.Outcome]:
     """Grade the reference, the untouched release and every variant once per test session."""
-    outcomes = mutation.prove(ROOT, assignment_id, jobs=2, progress=False)
+    outcomes = mutation.prove(ROOT, assignment_id, jobs=2, progress=False, pack=True)
     return {outcome.student: outcome for outcome in outcomes}
 
 
