@@ -186,11 +186,12 @@ def score_table(scores: dict, assignment_id: str) -> str:
 
 def summary_table(totals: dict, assignments: list[str]) -> str:
     width = max(len(s) for s in totals) + 2
-    lines = [f"{'student':<{width}}" + "".join(f"{a:>24}" for a in assignments)]
+    columns = [max(len(a), 9) + 2 for a in assignments]
+    lines = [f"{'student':<{width}}" + "".join(f"{a:>{c}}" for a, c in zip(assignments, columns, strict=True))]
     for student in sorted(totals):
         row = totals[student]
-        lines.append(f"{student:<{width}}" + "".join(
-            f"{(f'{row[a][0]:g} / {row[a][1]:g}' if a in row else '-'):>24}" for a in assignments))
+        cells = [f"{row[a][0]:g} / {row[a][1]:g}" if a in row else "-" for a in assignments]
+        lines.append(f"{student:<{width}}" + "".join(f"{t:>{c}}" for t, c in zip(cells, columns, strict=True)))
     return "\n".join(lines)
 
 
