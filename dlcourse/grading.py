@@ -3,7 +3,6 @@
 Everything here works on a course directory: a folder with ``nbgrader_config.py`` and ``source/``.
 """
 
-import csv
 import os
 import re
 import warnings
@@ -45,17 +44,14 @@ def assignments(root: Path) -> list[str]:
     return sorted(p.name for p in (root / "source").iterdir() if (p / f"{p.name}.ipynb").is_file())
 
 
-def load_config(root: Path, **overrides) -> Config:
-    """The course's nbgrader_config.py, rooted at ``root``; ``overrides`` maps "Class.trait" to a value."""
+def load_config(root: Path) -> Config:
+    """The course's nbgrader_config.py, rooted at ``root``."""
     config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
     config.CourseDirectory.root = str(root)
-    for key, value in overrides.items():
-        section, trait = key.split(".")
-        setattr(config[section], trait, value)
     return config
 
 
-def api(root: Path, **overrides):
+def api(root: Path):
     """An ``NbGraderAPI`` for the course at ``root``."""
     from nbgrader.apps import NbGraderAPI
     from sqlalchemy.exc import SAWarning
@@ -63,7 +59,7 @@ def api(root: Path, **overrides):
     # nbgrader's gradebook code triggers SQLAlchemy autoflush warnings that say nothing about the grades
     warnings.filterwarnings("ignore", category=SAWarning)
     _put_venv_bin_on_path()
-    return NbGraderAPI(config=load_config(root, **overrides))
+    return NbGraderAPI(config=load_config(root))
 
 
 def _checked(result: dict, what: str) -> dict:
@@ -127,11 +123,6 @@ def export_grades(nbgrader_api, destination: Path) -> Path:
     with nbgrader_api.gradebook as gradebook:
         plugin.export(gradebook)
     return destination
-
-
-def read_grades(csv_path: Path) -> list[dict]:
-    with open(csv_path, newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def _put_venv_bin_on_path() -> None:

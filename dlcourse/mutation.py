@@ -160,17 +160,17 @@ def prove(root: Path, assignment_id: str, jobs: int = 1, progress: bool = True,
     changes = {variant_id(i, v): {v.cell: apply_variant(v, answers)} for i, v in enumerate(variants, 1)}
     expected = {variant_id(i, v): frozenset(v.fails) for i, v in enumerate(variants, 1)}
     groups = _packs(variants) if pack else [[variant_id(i, v)] for i, v in enumerate(variants, 1)]
+    named_groups = {group[0] if len(group) == 1 else f"pack{number:02d}": group
+                    for number, group in enumerate(groups, 1)}
 
     plan = {REFERENCE: {}, UNTOUCHED: None}
-    for number, group in enumerate(groups, 1):
-        name = group[0] if len(group) == 1 else f"pack{number:02d}"
+    for name, group in named_groups.items():
         plan[name] = {cell: code for member in group for cell, code in changes[member].items()}
     scores, errors = _grade_plan(root, assignment_id, plan, jobs, progress)
 
     graded_as = {}
     retry = {}
-    for number, group in enumerate(groups, 1):
-        name = group[0] if len(group) == 1 else f"pack{number:02d}"
+    for name, group in named_groups.items():
         lost = _lost(scores.get(name, {}))
         if len(group) > 1 and (errors.get(name) or lost != frozenset().union(*(expected[m] for m in group))):
             retry.update({member: changes[member] for member in group})
