@@ -17,6 +17,7 @@ export DLCOURSE_OFFLINE ?= 1
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
+	bash .ci/system-packages
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
