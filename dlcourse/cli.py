@@ -2,7 +2,7 @@
 
     dlcourse release [A ...]        source/ -> release/ (nbgrader generate_assignment)
     dlcourse samples A              sample submissions in submitted/: reference, untouched, typical mistakes
-    dlcourse grade A [--students]   autograde submitted/, with a progress bar, and print the scores
+    dlcourse grade A [--jobs N]     autograde submitted/ (N in parallel, or on a Dask --cluster); print scores
     dlcourse feedback A             feedback HTML in feedback/ (hidden test code left out)
     dlcourse export [--to CSV]      grades of every assignment and student as CSV
     dlcourse prove A [--jobs N]     which hidden test catches which bug; correct variants keep full marks
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from dlcourse import grading, mutation
+from dlcourse import grading, mutation, parallel
 
 DEMO_STUDENTS = {
     "reference": "the reference solution",
@@ -52,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     grade = commands.add_parser("grade", help="autograde the submissions of one assignment")
     grade.add_argument("assignment")
     grade.add_argument("--students", nargs="*", help="default: everyone in submitted/")
+    grade.add_argument("--jobs", type=int, default=1,
+                       help="submissions graded at once (default 1: nbgrader's own autograde, one after another)")
+    grade.add_argument("--cluster", help='grade on Dask: "local", "slurm" (dask-jobqueue) or a scheduler address')
+    grade.add_argument("--resume", action="store_true", help="skip students already graded (after an interrupted run)")
     grade.set_defaults(run=cmd_grade)
 
     feedback = commands.add_parser("feedback", help="generate feedback for one assignment")
@@ -92,7 +96,12 @@ def cmd_grade(root: Path, args) -> int:
     students = args.students or grading.submitted_students(root, args.assignment)
     if not students:
         raise grading.GradingError(f"no submissions of {args.assignment} in {root / 'submitted'}")
-    problems = grading.autograde(nb_api, args.assignment, students)
+    if args.jobs > 1 or args.cluster or args.resume:
+        results = parallel.grade_class(root, args.assignment, students, jobs=max(1, args.jobs),
+                                       cluster=args.cluster, resume=args.resume)
+        problems = {student: result.error for student, result in results.items()}
+    else:
+        problems = grading.autograde(nb_api, args.assignment, students)
     print(score_table(grading.cell_scores(nb_api, args.assignment), args.assignment))
     for student, problem in problems.items():
         if problem:
