@@ -27,3 +27,12 @@ c.GenerateFeedback.preprocessors = [
     "dlcourse.grading.ShortenTestTracebacks",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+# Late submissions. A submission is late when its timestamp (set by `nbgrader submit`, kept by `nbgrader collect`)
+# is past the assignment's due date in the gradebook plus the student's extension, if any. Without a due date
+# nothing is late; set one with `nbgrader db assignment add ASSIGNMENT --duedate="2026-12-01 23:59 UTC"`.
+# While autograding, a late notebook loses per_day of its score for every started day late (0.1: a minute late
+# costs 10 %, 10 days or more cost everything). The penalty is computed from the score at autograding time:
+# manual grades given later do not change it (`nbgrader autograde --force` keeps them and recomputes it).
+c.AssignLatePenalties.plugin_class = "dlcourse.grading.LatePenalty"
+c.LatePenalty.per_day = 0.1

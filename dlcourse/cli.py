@@ -4,7 +4,7 @@
     dlcourse samples A              sample submissions in submitted/: reference, untouched, typical mistakes
     dlcourse grade A [--jobs N]     autograde submitted/ (N in parallel, or on a Dask --cluster); print scores
     dlcourse feedback A             feedback HTML in feedback/ (hidden test code left out)
-    dlcourse export [--to CSV]      grades of every assignment and student as CSV
+    dlcourse export [--to CSV]      grades as CSV for an LMS: per assignment and student, and per student
     dlcourse prove A [--jobs N]     which hidden test catches which bug; correct variants keep full marks
     dlcourse demo                   all of the above for every assignment, then a table of scores
 """
@@ -62,8 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     feedback.add_argument("assignment")
     feedback.set_defaults(run=cmd_feedback)
 
-    export = commands.add_parser("export", help="export grades to CSV")
-    export.add_argument("--to", default="grades.csv")
+    export = commands.add_parser("export", help="export grades to two CSVs for an LMS")
+    export.add_argument("--to", default="grades.csv",
+                        help="one row per assignment and student: auto, manual, late penalty, total, max")
+    export.add_argument("--by-student", help="one row per student, a column per assignment and the overall "
+                        "total (default: the --to file with -by-student)")
     export.set_defaults(run=cmd_export)
 
     prove = commands.add_parser("prove", help="check an assignment's tests against its mutants.py")
@@ -117,8 +120,9 @@ def cmd_feedback(root: Path, args) -> int:
 
 
 def cmd_export(root: Path, args) -> int:
-    path = grading.export_grades(grading.api(root), root / args.to)
-    print(f"grades exported to {path}")
+    by_student = root / args.by_student if args.by_student else grading.by_student_path(root / args.to)
+    path = grading.export_grades(grading.api(root), root / args.to, by_student)
+    print(f"grades per assignment and student exported to {path}, per student to {by_student}")
     return 0
 
 
