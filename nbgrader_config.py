@@ -36,3 +36,20 @@ c.GenerateFeedback.preprocessors = [
 # manual grades given later do not change it (`nbgrader autograde --force` keeps them and recomputes it).
 c.AssignLatePenalties.plugin_class = "dlcourse.grading.LatePenalty"
 c.LatePenalty.per_day = 0.1
+
+# Autograding that survives hostile or broken submissions (dlcourse/sandbox.py): nbgrader's Execute is
+# replaced by GuardedExecute (time budget per notebook, clear errors when a kernel dies or a loop never
+# ends, output cap, replaced test helpers detected) running kernels in a sandbox (no network, read-only
+# files but the student's folder, memory limit); stderr from a passing test cell no longer zeroes it.
+c.Autograde.autograde_preprocessors = [
+    "dlcourse.sandbox.GuardedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "dlcourse.sandbox.TestStderrKeepsPoints",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.GuardedExecute.notebook_timeout = 900  # seconds per notebook, on top of Execute.timeout per cell
+c.SandboxedKernelManager.memory_mb = 6144  # RLIMIT_DATA per grading kernel
