@@ -1,7 +1,8 @@
 """Class grading in parallel: the same per-cell scores as nbgrader's serial autograde, on every engine and database.
 
-Each engine grades the same three submissions of assignment 1 (the reference, typical mistakes and the
-untouched release) and must record exactly the scores that serial ``nbgrader autograde`` records.
+Each engine grades the same three submissions of assignment 1 (the reference, typical mistakes handed in
+three days late, and the untouched release) and must record exactly the scores and late penalties that
+serial ``nbgrader autograde`` records.
 """
 
 import os
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,8 @@ pytestmark = pytest.mark.notebook
 
 A1 = "a1_gradient_descent"
 STUDENTS = ["mistakes", "reference", "untouched"]
+DUE = datetime(2026, 1, 10, 12, 0)
+LATE = "2026-01-12 13:00:00.000000 UTC"  # three started days after DUE
 
 
 def _course(tmp_path: Path, db_url: str | None = None) -> Path:
@@ -36,9 +40,18 @@ def _course(tmp_path: Path, db_url: str | None = None) -> Path:
     if db_url:
         with open(course / grading.CONFIG_FILE, "a") as config:
             config.write(f"\nc.CourseDirectory.db_url = {db_url!r}\n")
-    grading.build_release(grading.api(course), [A1])
+    nb_api = grading.api(course)
+    grading.build_release(nb_api, [A1])
+    with nb_api.gradebook as gradebook:
+        gradebook.update_or_create_assignment(A1, duedate=DUE)
     write_demo_submissions(course, A1)
+    (course / "submitted" / "mistakes" / A1 / "timestamp.txt").write_text(LATE)
     return course
+
+
+def _late_penalties(course: Path) -> dict[str, float | None]:
+    with grading.api(course).gradebook as gradebook:
+        return {s: gradebook.find_submission_notebook(A1, A1, s).late_submission_penalty for s in STUDENTS}
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +63,8 @@ def serial_scores(tmp_path_factory) -> dict:
     scores = grading.cell_scores(nb_api, A1)
     assert {s: sum(c.score for c in scores[s].values() if c.auto) for s in STUDENTS} == \
         {"mistakes": 5, "reference": 15, "untouched": 0}, "the serial baseline itself is off"
+    assert _late_penalties(course) == {"mistakes": 1.5, "reference": None, "untouched": None}, \
+        "the serial baseline's late penalties are off (3 days at 10% of 5 points)"
     return scores
 
 
@@ -61,6 +76,8 @@ def _assert_same_as_serial(course: Path, results: dict, serial_scores: dict) -> 
     for student in STUDENTS:
         differ = {cell for cell in serial_scores[student] if scores[student].get(cell) != serial_scores[student][cell]}
         assert not differ, f"{student}: cells {sorted(differ)} differ from serial nbgrader autograde"
+    assert _late_penalties(course) == {"mistakes": 1.5, "reference": None, "untouched": None}, \
+        "late penalties differ from serial nbgrader autograde"
     for student in STUDENTS:
         assert (course / "autograded" / student / A1 / f"{A1}.ipynb").is_file(), f"{student}: no autograded notebook"
 
