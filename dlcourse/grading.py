@@ -55,15 +55,18 @@ def load_config(root: Path) -> Config:
     return config
 
 
-def api(root: Path):
-    """An ``NbGraderAPI`` for the course at ``root``."""
+def api(root: Path, db_url: str | None = None):
+    """An ``NbGraderAPI`` for the course at ``root``; ``db_url`` puts its gradebook elsewhere."""
     from nbgrader.apps import NbGraderAPI
     from sqlalchemy.exc import SAWarning
 
     # nbgrader's gradebook code triggers SQLAlchemy autoflush warnings that say nothing about the grades
     warnings.filterwarnings("ignore", category=SAWarning)
     _put_venv_bin_on_path()
-    return NbGraderAPI(config=load_config(root))
+    config = load_config(root)
+    if db_url:
+        config.CourseDirectory.db_url = db_url
+    return NbGraderAPI(config=config)
 
 
 def _checked(result: dict, what: str) -> dict:

@@ -218,12 +218,7 @@ def slurm_cluster(jobs: int, memory: str = "8GB", walltime: str = "02:00:00"):
 
 def _kit_api(course: Path):
     """An NbGraderAPI on a scratch course, always with its own SQLite gradebook (whatever the course uses)."""
-    from nbgrader.apps import NbGraderAPI
-
-    grading.api(course)  # the same environment set-up as for the course itself
-    config = grading.load_config(course)
-    config.CourseDirectory.db_url = f"sqlite:///{course / KIT_GRADEBOOK}"
-    return NbGraderAPI(config=config)
+    return grading.api(course, db_url=f"sqlite:///{course / KIT_GRADEBOOK}")
 
 
 def _recorded_scores(nb_api, assignment_id: str, student: str):
