@@ -159,7 +159,8 @@ def grade_class(root: Path, assignment_id: str, students: Iterable[str], jobs: i
     with tqdm(total=len(students), desc=f"autograde {assignment_id} ({jobs} jobs)", unit="student",
               disable=not progress) as bar:
         for result in runner(kit, submissions, threads):
-            record(nb_api, assignment_id, result)
+            if result.grades or result.ok:
+                record(nb_api, assignment_id, result)
             results[result.student_id] = result
             bar.update()
     return results
@@ -175,9 +176,8 @@ def _on_processes(jobs: int, threads: int):
         # spawn: the graders start clean, without this process's threads or open gradebook connections
         with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=pin_threads,
                                  initargs=(threads,)) as pool:
-            futures = [pool.submit(grade, kit, submission) for submission in submissions]
-            for future in as_completed(futures):
-                yield future.result()
+            futures = {pool.submit(grade, kit, submission): submission.student_id for submission in submissions}
+            yield from _results(as_completed(futures), futures)
     return run
 
 
@@ -188,11 +188,21 @@ def _on_dask(cluster: str, jobs: int):
         with dask_client(cluster, jobs) as client:
             print(f"grading on Dask: {client.scheduler.address} ({cluster})")
             shared_kit = client.scatter(kit, broadcast=True)
-            futures = [client.submit(grade, shared_kit, submission, threads, key=f"grade-{submission.student_id}",
-                                     pure=False) for submission in submissions]
-            for future in as_completed(futures):
-                yield future.result()
+            futures = {client.submit(grade, shared_kit, submission, threads, key=f"grade-{submission.student_id}",
+                                     pure=False): submission.student_id for submission in submissions}
+            yield from _results(as_completed(futures), futures)
     return run
+
+
+def _results(done: Iterable, students: dict) -> Iterator[Result]:
+    """Each finished grading's result; a grader that died (not a kernel: nbgrader handles those) fails only
+    its own students, who are left out of the gradebook so that a rerun with ``resume`` grades them."""
+    for future in done:
+        try:
+            yield future.result()
+        except Exception as error:  # noqa: BLE001 -- whatever killed one grader must not stop the batch
+            yield Result(students[future], False, f"the grader died: {type(error).__name__}: {error}", 0.0,
+                         None, {}, {}, {})
 
 
 def dask_client(cluster: str, jobs: int):

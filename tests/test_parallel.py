@@ -213,3 +213,17 @@ def test_a_killed_batch_completes_on_rerun_without_duplicate_rows(tmp_path, seri
     for student in STUDENTS:
         assert scores[student] == serial_scores[student], f"{student}'s grades changed across the kill and rerun"
     assert not list((course / "autograded").glob("*/.*.partial")), "a half-written autograded folder was left behind"
+
+
+def test_a_grader_that_dies_fails_only_its_own_student():
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    died, graded = Future(), Future()
+    died.set_exception(BrokenProcessPool("a grader process was killed"))
+    fine = parallel.Result("bob", True, "", 1.0, None, {("nb", "cell"): (1.0, False)}, {}, {})
+    graded.set_result(fine)
+    results = list(parallel._results([died, graded], {died: "alice", graded: "bob"}))
+    assert results[1] is fine
+    assert results[0].student_id == "alice" and not results[0].ok and not results[0].grades
+    assert "grader died" in results[0].error and "killed" in results[0].error
