@@ -51,5 +51,15 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+# A test cell the student copied crashes nbgrader 0.9.6's OverwriteCells (KeyError 'grade_id') unless the
+# copy's emptied metadata is dropped after DeduplicateIds.
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "dlcourse.sandbox.DropEmptyGradeMetadata",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 c.GuardedExecute.notebook_timeout = 900  # seconds per notebook, on top of Execute.timeout per cell
 c.SandboxedKernelManager.memory_mb = 6144  # RLIMIT_DATA per grading kernel

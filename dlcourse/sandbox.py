@@ -76,7 +76,8 @@ def _dlcourse_install_guard(name, dotted_names, builtin_names, modules):
         for full in dotted_list:
             owner, attr = resolve(full)
             genuine[full] = (owner, attr, getattr_(owner, attr))
-    genuine_modules = {m: sys.modules[m] for m in sys.modules if m.split(".")[0] in modules}
+    genuine_modules = {m: mod for m, mod in list(sys.modules.items())
+                       if any(m == x or m.startswith(x + ".") for x in modules)}
     originals = {n: builtins.__dict__[n] for n in builtin_names}
     labels = {id(obj): full for full, (_, _, obj) in genuine.items()}
     labels.update({id(mod): m for m, mod in genuine_modules.items()})
@@ -109,6 +110,16 @@ def _dlcourse_install_guard(name, dotted_names, builtin_names, modules):
     ip.push({name: check}, interactive=False)
 _dlcourse_install_guard(%r, %r, %r, %r)
 del _dlcourse_install_guard
+"""
+
+
+# A failed allocation's traceback keeps the frames, and so the memory, alive: later cells would fail too.
+_RELEASE_MEMORY = """
+import gc as _gc, sys as _sys
+_sys.last_type = _sys.last_value = _sys.last_traceback = None
+get_ipython().last_execution_result = get_ipython().InteractiveTB.tb = None
+_gc.collect()
+del _gc, _sys
 """
 
 
@@ -165,10 +176,11 @@ class GuardedExecute(Execute):
 
     def reset_execution_trackers(self) -> None:
         super().reset_execution_trackers()
-        self._deadline = monotonic() + self.notebook_timeout
+        self._deadline = None  # set once the kernel is up: the budget is for running cells
         self._budget_limited = False  # whether the last timeout came from the notebook's budget
         self._timed_out = False
         self._halted = ""  # why the remaining cells are not run
+        self._exit_asked = False  # exit() or quit() ran: ipykernel shuts down after the cell
         self._guard = ""  # the guard's name in the kernel, once installed
         self._output_chars = 0
         self._truncated = 0
@@ -177,6 +189,8 @@ class GuardedExecute(Execute):
 
     def _get_timeout(self, cell):
         timeout = super()._get_timeout(cell)
+        if self._deadline is None:
+            return timeout
         remaining = max(1, math.ceil(self._deadline - monotonic()))
         self._budget_limited = timeout is None or remaining < timeout
         return remaining if self._budget_limited else timeout
@@ -187,8 +201,11 @@ class GuardedExecute(Execute):
 
     def _timeout_message(self) -> str:
         if self._budget_limited:
-            return f"stopped: grading this notebook may take at most {self.notebook_timeout} s in total"
+            return f"stopped: {self._budget_text()} during this cell"
         return f"stopped after {self.timeout} s, the longest a cell may run while grading (an endless loop?)"
+
+    def _budget_text(self) -> str:
+        return f"the notebook's time budget of {self.notebook_timeout} s ran out"
 
     # --- cells -------------------------------------------------------------------------------------------
 
@@ -196,13 +213,13 @@ class GuardedExecute(Execute):
         if cell.cell_type != "code" or not cell.source.strip():
             return cell, resources
         where = self._describe(cell, index)
+        if not self._guard and not self._halted:
+            self._install_guard()
         if not self._halted and monotonic() >= self._deadline:
-            self._halted = f"not run: grading this notebook may take at most {self.notebook_timeout} s in total"
+            self._halted = f"not run: {self._budget_text()}"
         if self._halted:
             cell.outputs = [_error("CellNotRun", self._halted)]
             return cell, resources
-        if not self._guard:
-            self._install_guard()
         self._timed_out, self._output_chars, self._truncated = False, 0, 0
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
@@ -222,19 +239,31 @@ class GuardedExecute(Execute):
                                            text=f"\n[output truncated: {self._truncated} characters]\n"))
         return cell, resources
 
+    def on_cell_executed(self, **kwargs):
+        super().on_cell_executed(**kwargs)
+        payloads = kwargs["execute_reply"]["content"].get("payload", [])
+        self._exit_asked = any(p.get("source") == "ask_exit" and not p.get("keepkernel") for p in payloads)
+
     def _after_cell(self, cell, where: str) -> None:
+        if self._exit_asked:
+            self._halted = f"not run: exit() or quit() in {where} shut the kernel down"
+            return
+        if any(o.output_type == "error" and o.ename == "MemoryError" for o in cell.outputs):
+            self._silent(_RELEASE_MEMORY)
         if self._timed_out:
             for output in cell.outputs:
                 if output.output_type == "error" and output.ename == self.error_on_timeout["ename"]:
                     output.evalue = self._timeout_message()
                     output.traceback = [f"{output.ename}: {output.evalue}"]
             if self._budget_limited:
-                self._halted = f"not run: the notebook's time budget ran out in {where}"
-        if _is_test_cell(cell) and not self._halted:
-            replaced = self._replaced(cell.source)
-            if replaced:
-                cell.outputs.append(_error("GradingGuardError", f"{replaced}: replaced by the submission; "
-                                           "this test cannot be trusted"))
+                self._halted = f"not run: {self._budget_text()} in {where}"
+        if self._halted:
+            return
+        # every cell: the guard also learns which names are bound to genuine modules and functions
+        replaced = self._replaced(cell.source if _is_test_cell(cell) else "")
+        if _is_test_cell(cell) and replaced:
+            cell.outputs.append(_error("GradingGuardError", f"{replaced}: replaced by the submission; "
+                                       "this test cannot be trusted"))
 
     @staticmethod
     def _describe(cell, index: int) -> str:
@@ -281,6 +310,7 @@ class GuardedExecute(Execute):
         if reply["status"] != "ok":
             raise RuntimeError(f"could not install the grading guard in the kernel: {reply.get('evalue', reply)}")
         self._guard = name
+        self._deadline = monotonic() + self.notebook_timeout
 
     def _replaced(self, test_source: str) -> str:
         used = sorted(set(re.findall(r"\b[A-Za-z_]\w*\b", test_source)))
@@ -298,6 +328,21 @@ class GuardedExecute(Execute):
 
     def _kill_kernel(self) -> None:
         run_sync(self.km.signal_kernel)(signal.SIGKILL)
+
+
+class DropEmptyGradeMetadata(NbGraderPreprocessor):
+    """A copied test or answer cell must not crash grading (nbgrader 0.9.6).
+
+    DeduplicateIds keeps the last cell with a grade id and sets the others' nbgrader metadata to {};
+    OverwriteCells.add_missing_cells then reads ``grade_id`` from every cell with nbgrader metadata and
+    raises KeyError. Dropping the emptied metadata makes the copy an ordinary cell, which is what
+    DeduplicateIds means it to be.
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.get("metadata", {}).get("nbgrader", None) == {}:
+            del cell.metadata["nbgrader"]
+        return cell, resources
 
 
 class TestStderrKeepsPoints(NbGraderPreprocessor):

@@ -1,0 +1,64 @@
+"""Grading survives hostile and broken submissions (tests/hostile_corpus.py), each graded through nbgrader's
+Python API in one scratch course with the course's own pipeline (dlcourse/sandbox.py) and short limits."""
+
+import pytest
+from hostile_corpus import (
+    ASSIGNMENT,
+    CASES,
+    REFERENCE_FIRST,
+    REFERENCE_LAST,
+    gradebook_problems,
+    judge,
+    loopback_listener,
+    make_course,
+    reached,
+    write_submissions,
+)
+
+from dlcourse import grading
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """The whole corpus graded once: (course folder, {student: {grade_id: CellScore}}, {student: error})."""
+    course = tmp_path_factory.mktemp("hostile-course")
+    nb_api = make_course(course)
+    listener = loopback_listener()
+    try:
+        students = write_submissions(course, listener.getsockname()[1])
+        errors = {student: _autograde(nb_api, student) for student in students}
+        assert not reached(listener), "a grading kernel connected to a port on this machine's loopback"
+    finally:
+        listener.close()
+    return course, grading.cell_scores(nb_api, ASSIGNMENT), errors
+
+
+def _autograde(nb_api, student: str) -> str:
+    """nbgrader's error and log for a submission it could not grade, else ""."""
+    result = nb_api.autograde(ASSIGNMENT, student, force=True, create=True)
+    return "" if result["success"] else f"{result.get('error', '')}\n{result.get('log', '')}"
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_hostile_submission_is_graded_as_intended(graded, case):
+    course, scores, errors = graded
+    problems = judge(course, case, scores.get(case.name, {}), errors[case.name])
+    assert not problems, f"{case.description}:\n" + "\n".join(problems)
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("student", [REFERENCE_FIRST, REFERENCE_LAST])
+def test_reference_students_in_the_same_course_keep_full_marks(graded, student):
+    _, scores, errors = graded
+    assert errors[student] == ""
+    auto = [s for s in scores[student].values() if s.auto]
+    assert auto and all(s.score == s.max_score for s in auto), {s.grade_id: s.score for s in auto}
+
+
+@pytest.mark.notebook
+def test_gradebook_stays_readable_without_duplicated_rows(graded):
+    course, scores, _ = graded
+    assert not gradebook_problems(course)
+    graded_students = {case.name for case in CASES if not case.error} | {REFERENCE_FIRST, REFERENCE_LAST}
+    assert graded_students <= set(scores), f"no grades for {sorted(graded_students - set(scores))}"
