@@ -98,6 +98,7 @@ def _private_home(home_fd: int, home: str) -> None:
     layers = "/tmp/.sandbox-home"
     os.makedirs(f"{layers}/upper")
     os.makedirs(f"{layers}/work")
+    os.makedirs(home, exist_ok=True)  # a $HOME under /tmp is now hidden by the private /tmp
     _mount("overlay", home, "overlay", 0,
            f"lowerdir=/proc/self/fd/{home_fd},upperdir={layers}/upper,workdir={layers}/work")
 
@@ -121,6 +122,7 @@ def _confine_files(writable: list[str], socket_dir: str) -> list[str]:
         problems.append(f"$HOME ({home}) is read-only instead of a private writable copy ({error})")
     try:
         # the socket folder's siblings are other kernels' sockets and keys: hide them behind an empty tmpfs
+        os.makedirs(os.path.dirname(socket_dir), exist_ok=True)
         _mount("tmpfs", os.path.dirname(socket_dir), "tmpfs", MS_NOSUID | MS_NODEV, "mode=700,size=1m")
     except OSError as error:
         problems.append(f"other grading kernels' socket folders stay visible ({error})")
