@@ -17,6 +17,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import hostile_corpus
 import pytest
 from conftest import ROOT
 
@@ -227,3 +228,34 @@ def test_a_grader_that_dies_fails_only_its_own_student():
     assert results[1] is fine
     assert results[0].student_id == "alice" and not results[0].ok and not results[0].grades
     assert "grader died" in results[0].error and "killed" in results[0].error
+
+
+@pytest.fixture(scope="module")
+def hostile_batch(tmp_path_factory):
+    """The whole hostile corpus (tests/hostile_corpus.py) graded as one batch with two parallel jobs."""
+    course = tmp_path_factory.mktemp("hostile-batch")
+    nb_api = hostile_corpus.make_course(course)
+    listener = hostile_corpus.loopback_listener()
+    try:
+        students = hostile_corpus.write_submissions(course, listener.getsockname()[1])
+        results = parallel.grade_class(course, hostile_corpus.ASSIGNMENT, students, jobs=2, progress=False)
+        assert not hostile_corpus.reached(listener), "a grading kernel connected to a port on this machine's loopback"
+    finally:
+        listener.close()
+    return course, grading.cell_scores(nb_api, hostile_corpus.ASSIGNMENT), {s: r.error for s, r in results.items()}
+
+
+@pytest.mark.parametrize("case", hostile_corpus.CASES, ids=[case.name for case in hostile_corpus.CASES])
+def test_hostile_submission_in_a_parallel_batch_is_graded_as_intended(hostile_batch, case):
+    course, scores, errors = hostile_batch
+    problems = hostile_corpus.judge(course, case, scores.get(case.name, {}), errors[case.name])
+    assert not problems, f"{case.description}:\n" + "\n".join(problems)
+
+
+def test_a_parallel_batch_with_hostile_submissions_keeps_others_grades_and_the_gradebook(hostile_batch):
+    course, scores, errors = hostile_batch
+    for student in (hostile_corpus.REFERENCE_FIRST, hostile_corpus.REFERENCE_LAST):
+        auto = [s for s in scores[student].values() if s.auto]
+        assert errors[student] == "" and auto and all(s.score == s.max_score for s in auto), \
+            f"{student} lost points in a batch with hostile submissions: {[s.grade_id for s in auto]}"
+    assert not hostile_corpus.gradebook_problems(course)
