@@ -21,11 +21,12 @@ import shutil
 import signal
 import sys
 import uuid
+from queue import Empty
 from time import monotonic
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.paths import jupyter_runtime_dir
-from jupyter_core.utils import run_sync
+from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
@@ -294,19 +295,34 @@ class GuardedExecute(Execute):
 
     # --- guard against replaced test helpers ---------------------------------------------------------------
 
-    def _silent(self, code: str, expression: str = "") -> dict:
-        """Run ``code`` (and evaluate ``expression``) without touching the notebook, its history or outputs."""
+    def _silent(self, code: str, expression: str = "", timeout: float = 10) -> dict:
+        """Run ``code`` (and evaluate ``expression``) without touching the notebook, its history or outputs.
+
+        Its own time limit, not the cells' one: the first call imports numpy and torch.
+        """
         msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False,
                                  user_expressions={"value": expression} if expression else {})
-        reply = self.wait_for_reply(msg_id)
-        return reply["content"] if reply else {"status": "timeout"}
+        reply = run_sync(self._async_reply)(msg_id, timeout)
+        return reply["content"] if reply else {"status": "timeout", "evalue": f"no reply within {timeout} s"}
+
+    async def _async_reply(self, msg_id: str, timeout: float) -> dict | None:
+        deadline = monotonic() + timeout
+        while (remaining := deadline - monotonic()) > 0:
+            try:
+                msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=remaining))
+            except Empty:
+                return None
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return msg
+        return None
 
     def _install_guard(self) -> None:
         name = f"_dlcourse_guard_{secrets.token_hex(6)}"
         modules = ["numpy", "numpy.testing", "numpy.linalg", "dlcourse.checks"]
         if any(re.search(r"\bimport torch\b|\bfrom torch\b", c.source) for c in self.nb.cells):
             modules += ["torch", "torch.nn.functional", "torch.testing"]
-        reply = self._silent(_GUARD_SETUP % (name, list(self.guarded), list(self.guarded_builtins), modules))
+        setup = _GUARD_SETUP % (name, list(self.guarded), list(self.guarded_builtins), modules)
+        reply = self._silent(setup, timeout=max(120, self.timeout or 0))
         if reply["status"] != "ok":
             raise RuntimeError(f"could not install the grading guard in the kernel: {reply.get('evalue', reply)}")
         self._guard = name

@@ -62,3 +62,24 @@ def test_gradebook_stays_readable_without_duplicated_rows(graded):
     assert not gradebook_problems(course)
     graded_students = {case.name for case in CASES if not case.error} | {REFERENCE_FIRST, REFERENCE_LAST}
     assert graded_students <= set(scores), f"no grades for {sorted(graded_students - set(scores))}"
+
+
+def test_protections_the_sandbox_cannot_set_up_are_named_once(caplog, tmp_path):
+    import logging
+    import sys
+
+    from dlcourse.sandbox import SandboxedKernelManager
+
+    manager = SandboxedKernelManager(memory_mb=1)  # a key of its own in the once-per-process record
+    manager._socket_dir = str(tmp_path)
+    unprivileged = [sys.executable, "-c", "import sys; print('sandbox: not enforced: no network isolation "
+                    "(unshare: Operation not permitted)', file=sys.stderr)"]
+    try:
+        with caplog.at_level(logging.WARNING):
+            manager._warn_once(unprivileged)
+            manager._warn_once(unprivileged)
+    finally:
+        SandboxedKernelManager._probed.pop((1,), None)
+    warnings = [r.getMessage() for r in caplog.records if "not enforced" in r.getMessage()]
+    assert warnings == ["grading kernels run with less protection: sandbox: not enforced: no network isolation "
+                        "(unshare: Operation not permitted)"]
