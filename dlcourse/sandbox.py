@@ -163,8 +163,6 @@ class GuardedExecute(Execute):
         config=True)
     max_output_chars = Integer(200_000, help="Characters of output kept per cell (text, images, errors).").tag(
         config=True)
-    stop_grace = Integer(10, help="Seconds an interrupted cell has to stop before its kernel is killed.").tag(
-        config=True)
     guarded = List(Unicode(), GUARDED, help="Dotted names hidden tests rely on ('module.*': its public "
                    "callables); a test cell fails if the submission replaced one.").tag(config=True)
     guarded_builtins = List(Unicode(), GUARDED_BUILTINS, help="Builtins guarded the same way.").tag(config=True)
@@ -285,9 +283,9 @@ class GuardedExecute(Execute):
             self._truncated += size - room
             if out.output_type == "stream":
                 out.text = out.text[:room]
-            elif out.output_type == "error":  # always kept: it decides the grade
-                out.evalue = out.evalue[:room]
-                out.traceback = [line[:room] for line in out.traceback[-20:]]
+            elif out.output_type == "error":  # always kept, with its message's start: it decides the grade
+                out.evalue = out.evalue[:max(room, 2000)]
+                out.traceback = [line[:max(room, 2000)] for line in out.traceback[-20:]]
             else:
                 outs.remove(out)
         self._output_chars += min(size, room)
