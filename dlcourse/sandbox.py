@@ -5,6 +5,7 @@
   kept from running, a cap on each cell's output, and a check that hidden tests still use the genuine
   numpy / torch / builtins / dlcourse.checks functions (not ones the submission replaced).
 - :class:`TestStderrKeepsPoints` stops stray stderr from zeroing a test cell that passed.
+- :class:`DropEmptyGradeMetadata` keeps a copied test cell from crashing nbgrader's sanitizing.
 - :class:`SandboxedKernelManager` starts grading kernels through :mod:`dlcourse.sandbox_launcher`: no
   network, a read-only file system but for the student's own folder, a memory limit.
 
