@@ -35,10 +35,9 @@ def write_class(course: Path, assignment_id: str, count: int, source_nb, release
     return students
 
 
-def copy_course(course: Path, name: str) -> Path:
-    twin = course.parent / name
-    shutil.copytree(course, twin)
-    return twin
+def copy_course(course: Path, folder: Path) -> Path:
+    shutil.copytree(course, folder)
+    return folder
 
 
 def time_serial(course: Path, assignment_id: str, students: list[str]) -> tuple[float, dict[str, float]]:
@@ -82,9 +81,11 @@ def main() -> int:
     os.environ["NBGRADER_EXECUTION"] = "autograde"  # nbclient's kernels inherit it, as under nbgrader
     parallel.pin_threads(max(1, (os.cpu_count() or 1) // args.jobs))  # the same threads per kernel in each run
 
-    with mutation.scratch_course(root, args.assignment) as (course, _, source_nb, release_nb):
+    with (mutation.scratch_course(root, args.assignment) as (course, _, source_nb, release_nb),
+          tempfile.TemporaryDirectory(prefix="bench-") as copies):
         students = write_class(course, args.assignment, args.submissions, source_nb, release_nb)
-        serial_course, parallel_course = copy_course(course, "serial"), copy_course(course, "parallel")
+        serial_course = copy_course(course, Path(copies) / "serial")
+        parallel_course = copy_course(course, Path(copies) / "parallel")
 
         serial_seconds, each = time_serial(serial_course, args.assignment, students)
         start = time.perf_counter()
