@@ -3,7 +3,8 @@
     dlcourse release [A ...]        source/ -> release/ (nbgrader generate_assignment)
     dlcourse samples A              sample submissions in submitted/: reference, untouched, typical mistakes
     dlcourse grade A [--jobs N]     autograde submitted/ (N in parallel, or on a Dask --cluster); print scores
-    dlcourse feedback A             feedback HTML in feedback/ (hidden test code left out)
+    dlcourse feedback A [--pdf]     feedback HTML (and PDF) in feedback/ (hidden test code left out)
+    dlcourse pdf NOTEBOOK [-o PDF]  a notebook as PDF, offline, for handing in (works outside the course too)
     dlcourse export [--to CSV]      grades as CSV for an LMS: per assignment and student, and per student
     dlcourse prove A [--jobs N]     which hidden test catches which bug; correct variants keep full marks
     dlcourse demo                   all of the above for every assignment, then a table of scores
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import nbformat
 
-from dlcourse import grading, mutation, parallel
+from dlcourse import grading, mutation, parallel, pdf
+from dlcourse.pdf import PDFError
 
 DEMO_STUDENTS = {
     "reference": "the reference solution",
@@ -27,10 +29,11 @@ DEMO_STUDENTS = {
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    root = grading.find_course_root(Path(args.course) if args.course else None)
     try:
-        return args.run(root, args)
-    except grading.GradingError as error:
+        if args.run is cmd_pdf:  # students export anywhere, course folder or not
+            return cmd_pdf(None, args)
+        return args.run(grading.find_course_root(Path(args.course) if args.course else None), args)
+    except (grading.GradingError, PDFError) as error:
         print(f"dlcourse: {error}", file=sys.stderr)
         return 1
 
@@ -60,7 +63,13 @@ def _parser() -> argparse.ArgumentParser:
 
     feedback = commands.add_parser("feedback", help="generate feedback for one assignment")
     feedback.add_argument("assignment")
+    feedback.add_argument("--pdf", action="store_true", help="also a PDF next to each feedback HTML")
     feedback.set_defaults(run=cmd_feedback)
+
+    to_pdf = commands.add_parser("pdf", help="a notebook as PDF, offline (for handing in)")
+    to_pdf.add_argument("notebook", type=Path)
+    to_pdf.add_argument("-o", "--output", type=Path, help="default: next to the notebook, same name")
+    to_pdf.set_defaults(run=cmd_pdf)
 
     export = commands.add_parser("export", help="export grades to two CSVs for an LMS")
     export.add_argument("--to", default="grades.csv",
@@ -116,6 +125,16 @@ def cmd_feedback(root: Path, args) -> int:
     grading.generate_feedback(grading.api(root), args.assignment,
                               grading.submitted_students(root, args.assignment))
     print(f"feedback in {root / 'feedback'}")
+    if args.pdf:
+        pages = sorted((root / "feedback").glob(f"*/{args.assignment}/*.html"))
+        pdf.html_files_to_pdf(pages)
+        print(f"{len(pages)} feedback PDFs written next to the HTML ({pdf.ROUTE})")
+    return 0
+
+
+def cmd_pdf(_root, args) -> int:
+    written = pdf.notebook_to_pdf(args.notebook, args.output)
+    print(f"{written} written ({pdf.ROUTE})")
     return 0
 
 
