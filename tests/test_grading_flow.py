@@ -84,3 +84,14 @@ def test_a_deleted_test_cell_is_restored_and_graded(demo_course, demo_output):
     assert grading.autograde(nb_api, A1, ["deleter"], progress=False) == {"deleter": ""}
     momentum = grading.cell_scores(nb_api, A1)["deleter"]["test_momentum"]
     assert momentum.score == momentum.max_score > 0
+
+
+@pytest.mark.notebook
+def test_feedback_as_pdf_shows_the_message_and_no_hidden_tests(demo_course, demo_output):
+    from pypdf import PdfReader
+
+    assert cli.main(["--course", str(demo_course), "feedback", A1, "--pdf"]) == 0
+    reader = PdfReader(demo_course / "feedback" / "mistakes" / A1 / f"{A1}.pdf")
+    text = " ".join(page.extract_text() for page in reader.pages).replace("\n", " ")
+    assert "step_size=0.1: f =" in text, "the failure message should reach the student's PDF"
+    assert "BEGIN HIDDEN TESTS" not in text and "_reference_descent" not in text, "hidden test code in the PDF"
