@@ -1,4 +1,5 @@
 import os
+import socket
 from functools import cache
 from pathlib import Path
 
@@ -40,3 +41,10 @@ def variant_params():
             student = mutation.variant_id(number, variant)
             params.append(pytest.param(assignment_id, student, id=f"{assignment_id}-{student}"))
     return params
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -10,7 +10,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,18 +19,16 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT
+from conftest import ROOT, free_port
 
 from dlcourse import grading, mutation
+from dlcourse.pdf import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.notebook
 
 A1 = "a1_gradient_descent"
 ARTIFACTS = ROOT / "tests" / "artifacts" / "browser"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VIEWPORT = {"width": 1280, "height": 800}
 SERVER_START_TIMEOUT = 90  # s; JupyterLab imports every server extension first (nbgrader's take a second each)
 KERNEL_TIMEOUT = 90_000  # ms: a kernel's start and the notebook's imports (torch) on a busy machine
@@ -102,12 +99,6 @@ def lab(course, tmp_path_factory):
         stop_server(server, base_url, token)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def api_request(base_url: str, token: str, path: str, method: str = "GET"):
     request = urllib.request.Request(f"{base_url}{path}", method=method, headers={"Authorization": f"token {token}"})
     return urllib.request.urlopen(request, timeout=10)
@@ -143,7 +134,7 @@ def browser():
 
     with sync_playwright() as playwright:
         # launch() gives each browser a fresh temporary profile (user data dir)
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 

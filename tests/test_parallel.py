@@ -19,7 +19,7 @@ from pathlib import Path
 
 import hostile_corpus
 import pytest
-from conftest import ROOT
+from conftest import ROOT, free_port
 
 from dlcourse import grading, parallel
 from dlcourse.cli import write_demo_submissions
@@ -96,12 +96,6 @@ def test_grading_threads_are_pinned_per_job(monkeypatch):
     assert {os.environ[name] for name in parallel.THREAD_VARIABLES} == {"3"}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _wait_for_port(port: int, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -115,7 +109,7 @@ def _wait_for_port(port: int, seconds: float) -> None:
 @pytest.fixture()
 def dask_scheduler():
     """A Dask scheduler and two single-threaded worker processes on loopback."""
-    port = _free_port()
+    port = free_port()
     bin_dir = Path(sys.executable).parent
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     scheduler = subprocess.Popen([bin_dir / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
@@ -154,7 +148,7 @@ def postgres_url():
     if os.geteuid() == 0:  # the server refuses to run as root
         shutil.chown(data, "postgres")
         as_postgres = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
+    port = free_port()
 
     def run(*command):
         subprocess.run(as_postgres + [str(part) for part in command], check=True, capture_output=True)
