@@ -114,8 +114,9 @@ def record(nb_api, assignment_id: str, result: Result) -> None:
 
         late_policy = AssignLatePenalties(config=nb_api.config)
         late_policy.init_plugin()
+        graded_notebooks = {name for name, _ in result.grades}
         for notebook in submission.notebooks:
-            if notebook.name not in {name for name, _ in result.grades}:
+            if notebook.name not in graded_notebooks:
                 continue
             notebook.late_submission_penalty = None
             if submission.total_seconds_late > 0:
@@ -155,10 +156,10 @@ def grade_class(root: Path, assignment_id: str, students: Iterable[str], jobs: i
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
     nb_api = grading.api(root)
     results = {}
-    runner = _on_dask(cluster, jobs) if cluster else _on_processes(jobs, threads)
+    runner = _on_dask(cluster, jobs, threads) if cluster else _on_processes(jobs, threads)
     with tqdm(total=len(students), desc=f"autograde {assignment_id} ({jobs} jobs)", unit="student",
               disable=not progress) as bar:
-        for result in runner(kit, submissions, threads):
+        for result in runner(kit, submissions):
             if result.grades or result.ok:
                 record(nb_api, assignment_id, result)
             results[result.student_id] = result
@@ -172,7 +173,7 @@ def pin_threads(threads: int) -> None:
 
 
 def _on_processes(jobs: int, threads: int):
-    def run(kit: Kit, submissions: Iterable[Submission], _threads: int) -> Iterator[Result]:
+    def run(kit: Kit, submissions: Iterable[Submission]) -> Iterator[Result]:
         # spawn: the graders start clean, without this process's threads or open gradebook connections
         with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=pin_threads,
                                  initargs=(threads,)) as pool:
@@ -181,8 +182,8 @@ def _on_processes(jobs: int, threads: int):
     return run
 
 
-def _on_dask(cluster: str, jobs: int):
-    def run(kit: Kit, submissions: Iterable[Submission], threads: int) -> Iterator[Result]:
+def _on_dask(cluster: str, jobs: int, threads: int):
+    def run(kit: Kit, submissions: Iterable[Submission]) -> Iterator[Result]:
         from distributed import as_completed
 
         with dask_client(cluster, jobs) as client:
