@@ -23,6 +23,7 @@ import argparse
 import ctypes
 import os
 import resource
+import shutil
 import signal
 import sys
 
@@ -93,6 +94,17 @@ def _bind_writable(fd: int, path: str) -> None:
     _set_read_only(path, False)
 
 
+def _bind_read_only(fd: int, path: str) -> None:
+    """Bind the folder opened as ``fd`` back at ``path`` (hidden by the private /tmp), read-only."""
+    os.makedirs(path, exist_ok=True)
+    _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+    _set_read_only(path, True)
+
+
+def _under_private_tmp(path: str) -> bool:
+    return any(os.path.commonpath([path, tmp]) == tmp for tmp in ("/tmp", "/dev/shm"))
+
+
 def _private_home(home_fd: int, home: str) -> None:
     """$HOME seen through an overlay whose writable layer lives in the private /tmp."""
     layers = "/tmp/.sandbox-home"
@@ -103,12 +115,18 @@ def _private_home(home_fd: int, home: str) -> None:
            f"lowerdir=/proc/self/fd/{home_fd},upperdir={layers}/upper,workdir={layers}/work")
 
 
-def _confine_files(writable: list[str], socket_dir: str) -> list[str]:
-    """Make the file system read-only but for ``writable`` and ``socket_dir``; returns what failed."""
+def _confine_files(writable: list[str], socket_dir: str, needed: list[str]) -> list[str]:
+    """Make the file system read-only but for ``writable`` and ``socket_dir``; returns what failed.
+
+    ``needed`` are folders the kernel runs from (its environment, this package): where they lie under /tmp,
+    as in a course cloned there, they are bound back read-only over the private /tmp.
+    """
     try:
         _mount(None, "/", None, MS_REC | MS_PRIVATE)
         home = os.path.expanduser("~")
-        keep = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in [*writable, socket_dir, home]}
+        needed = [path for path in needed if _under_private_tmp(path)]
+        keep = {path: os.open(path, os.O_PATH | os.O_DIRECTORY)
+                for path in [*writable, socket_dir, home, *needed]}
         _set_read_only("/", True)
         for tmp in ("/tmp", "/dev/shm"):
             _mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=1g")
@@ -126,9 +144,19 @@ def _confine_files(writable: list[str], socket_dir: str) -> list[str]:
         _mount("tmpfs", os.path.dirname(socket_dir), "tmpfs", MS_NOSUID | MS_NODEV, "mode=700,size=1m")
     except OSError as error:
         problems.append(f"other grading kernels' socket folders stay visible ({error})")
+    for path in needed:
+        _bind_read_only(keep[path], path)  # without these the kernel cannot start: an error here is fatal
     for path in [*writable, socket_dir]:
-        _bind_writable(keep[path], path)  # without these the kernel cannot work: an error here is fatal
+        _bind_writable(keep[path], path)
     return problems
+
+
+def _needed_folders(kernel_command: list[str]) -> list[str]:
+    """The environment the kernel's python belongs to and the folder this package is imported from."""
+    python = os.path.realpath(shutil.which(kernel_command[0]) or kernel_command[0]) \
+        if not os.path.isabs(kernel_command[0]) else kernel_command[0]
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return [folder for folder in (os.path.dirname(os.path.dirname(python)), package_parent) if os.path.isdir(folder)]
 
 
 def _limit_memory(megabytes: int) -> list[str]:
@@ -190,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
         if child:
             _supervise(child)
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the kernel must not outlive the supervisor
-        problems += _confine_files([cwd], args.socket_dir)
+        problems += _confine_files([cwd], args.socket_dir, _needed_folders(args.command))
         os.chdir(cwd)  # enter the writable bind mount, not the read-only directory below it
     problems += _limit_memory(args.memory_mb)
     if problems and not args.quiet:
