@@ -8,6 +8,7 @@ screenshots in docs/screenshots/ are refreshed from them.
 
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -35,9 +36,10 @@ KERNEL_TIMEOUT = 90_000  # ms: a kernel's start and the notebook's imports (torc
 RUN_TIMEOUT = 180_000  # ms: Run All of a1 takes about 11 s on an idle machine
 VALIDATE_TIMEOUT = 180_000  # ms: validate executes the whole notebook again in a new kernel
 GRADER = "alice"
+WRITTEN_ANSWER = "answer_step_size"
+# Run All marks every queued cell [*]; it is done when none is left and some cell has a number.
 RUN_FINISHED = """prompts => prompts.some(p => /\\d/.test(p.textContent))
                           && !prompts.some(p => p.textContent.includes('*'))"""
-WRITTEN_ANSWER = "answer_step_size"
 
 # JupyterLab settings for a test browser: no news or update prompts over the page, and every cell kept in
 # the page (by default cells far off screen are not rendered, so their prompts could not be read).
@@ -181,12 +183,12 @@ def graded_cells(notebook) -> list[str]:
 def test_student_runs_all_cells_and_validates(lab, course, page, student):
     open_lab(page, lab, f"student-{student}", f"students/{student}/{A1}/{A1}.ipynb")
     notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
-    kernel_idle = notebook.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+    # the status bar names the kernel once it is up ("No Kernel | Initializing" before)
+    kernel_idle = page.locator(".jp-StatusBar-Widget").get_by_text(re.compile(r"^(?!No Kernel).+ \| Idle$"))
     kernel_idle.wait_for(timeout=KERNEL_TIMEOUT)
 
     choose_menu(page, "Run", "Run All Cells")
     prompts = notebook.locator(".jp-CodeCell .jp-InputPrompt")
-    # Run All marks every queued cell [*]; it is done when none is left and some cell has a number.
     page.wait_for_function(RUN_FINISHED, arg=prompts.element_handles(), timeout=RUN_TIMEOUT)
     kernel_idle.wait_for(timeout=KERNEL_TIMEOUT)
     errors = notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
