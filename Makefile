@@ -12,7 +12,7 @@ export MPLBACKEND := Agg
 # Tests and the demo must not wait on a network this machine may not have.
 export DLCOURSE_OFFLINE ?= 1
 
-.PHONY: demo test lint setup clean
+.PHONY: demo test lint setup lab clean
 
 setup: $(VENV)/.installed
 
@@ -26,6 +26,10 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	$(BIN)/dlcourse demo
+
+# JupyterLab with nbgrader's menus and Validate button; Validate reads nbgrader_config.py from here
+lab: setup
+	$(BIN)/jupyter lab
 
 lint: setup
 	$(BIN)/ruff check dlcourse tests benchmarks
