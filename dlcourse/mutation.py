@@ -9,7 +9,6 @@ in, and graded by real ``nbgrader autograde``.
 """
 
 import importlib.util
-import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 
-from dlcourse import grading
+from dlcourse import grading, parallel
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 REFERENCE, UNTOUCHED = "reference", "untouched"
@@ -210,7 +209,8 @@ def _grade_plan(root: Path, assignment_id: str, plan: dict, jobs: int, progress:
     if len(chunks) == 1:
         results = [_grade_in_scratch_course(root, assignment_id, chunks[0], progress)]
     else:
-        with ProcessPoolExecutor(len(chunks), mp_context=get_context("spawn"), initializer=_pin_threads) as pool:
+        with ProcessPoolExecutor(len(chunks), mp_context=get_context("spawn"),
+                                 initializer=parallel.pin_threads, initargs=(1,)) as pool:
             results = list(pool.map(_grade_in_scratch_course, [root] * len(chunks),
                                     [assignment_id] * len(chunks), chunks, [False] * len(chunks)))
     scores, errors = {}, {}
@@ -218,12 +218,6 @@ def _grade_plan(root: Path, assignment_id: str, plan: dict, jobs: int, progress:
         scores.update(chunk_scores)
         errors.update(chunk_errors)
     return scores, errors
-
-
-def _pin_threads() -> None:
-    # each parallel job's kernels inherit this: no oversubscription of the cores by BLAS or torch
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[name] = "1"
 
 
 @contextmanager

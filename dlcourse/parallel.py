@@ -149,12 +149,12 @@ def grade_class(root: Path, assignment_id: str, students: Iterable[str], jobs: i
     """
     from tqdm.auto import tqdm
 
+    nb_api = grading.api(root)
     students = sorted(set(students) - (already_graded(root, assignment_id) if resume else set()))
-    _check_gradebook_knows(root, assignment_id)
+    _check_gradebook_knows(nb_api, assignment_id)
     kit = make_kit(root, assignment_id)
     submissions = (read_submission(root, assignment_id, s) for s in students)
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
-    nb_api = grading.api(root)
     results = {}
     runner = _on_dask(cluster, jobs, threads) if cluster else _on_processes(jobs, threads)
     with tqdm(total=len(students), desc=f"autograde {assignment_id} ({jobs} jobs)", unit="student",
@@ -249,10 +249,10 @@ def _recorded_scores(nb_api, assignment_id: str, student: str):
         return submission.timestamp, grades, comments
 
 
-def _check_gradebook_knows(root: Path, assignment_id: str) -> None:
+def _check_gradebook_knows(nb_api, assignment_id: str) -> None:
     from nbgrader.api import MissingEntry
 
-    with grading.api(root).gradebook as gradebook:
+    with nb_api.gradebook as gradebook:
         try:
             gradebook.find_assignment(assignment_id)
         except MissingEntry:
