@@ -24,7 +24,7 @@ c.OverwriteCells.add_missing_cells = True
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
-    "dlcourse.grading.ShortenTestTracebacks",
+    "dlcourse.preprocessors.ShortenTestTracebacks",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
@@ -34,7 +34,7 @@ c.GenerateFeedback.preprocessors = [
 # While autograding, a late notebook loses per_day of its score for every started day late (0.1: a minute late
 # costs 10 %, 10 days or more cost everything). The penalty is computed from the score at autograding time:
 # manual grades given later do not change it (`nbgrader autograde --force` keeps them and recomputes it).
-c.AssignLatePenalties.plugin_class = "dlcourse.grading.LatePenalty"
+c.AssignLatePenalties.plugin_class = "dlcourse.plugins.LatePenalty"
 c.LatePenalty.per_day = 0.1
 
 # Autograding that survives hostile or broken submissions (dlcourse/sandbox.py): nbgrader's Execute is
@@ -42,9 +42,9 @@ c.LatePenalty.per_day = 0.1
 # ends, output cap, replaced test helpers detected) running kernels in a sandbox (no network, read-only
 # files but the student's folder, memory limit); stderr from a passing test cell no longer zeroes it.
 c.Autograde.autograde_preprocessors = [
-    "dlcourse.sandbox.GuardedExecute",
+    "dlcourse.preprocessors.GuardedExecute",
     "nbgrader.preprocessors.IgnorePattern",
-    "dlcourse.sandbox.TestStderrKeepsPoints",
+    "dlcourse.preprocessors.TestStderrKeepsPoints",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
@@ -56,7 +56,7 @@ c.Autograde.autograde_preprocessors = [
 c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
-    "dlcourse.sandbox.DropEmptyGradeMetadata",
+    "dlcourse.preprocessors.DropEmptyGradeMetadata",
     "nbgrader.preprocessors.OverwriteKernelspec",
     "nbgrader.preprocessors.OverwriteCells",
     "nbgrader.preprocessors.CheckCellMetadata",

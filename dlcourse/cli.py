@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 
-from dlcourse import grading, mutation, parallel, pdf
+from dlcourse import grading, mutation, parallel, pdf, plugins
 from dlcourse.pdf import PDFError
 
 DEMO_STUDENTS = {
@@ -139,7 +139,7 @@ def cmd_pdf(_root, args) -> int:
 
 
 def cmd_export(root: Path, args) -> int:
-    by_student = root / args.by_student if args.by_student else grading.by_student_path(root / args.to)
+    by_student = root / args.by_student if args.by_student else plugins.by_student_path(root / args.to)
     path = grading.export_grades(grading.api(root), root / args.to, by_student)
     print(f"grades per assignment and student exported to {path}, per student to {by_student}")
     return 0

@@ -1,42 +1,73 @@
-"""Start a grading kernel in a sandbox: ``python -m dlcourse.sandbox_launcher [options] -- KERNEL ARGV``.
+"""Start a grading kernel in an empty room: ``python -m dlcourse.sandbox_launcher [options] -- KERNEL ARGV``.
 
-Linux namespaces, set up before the kernel starts (``dlcourse.sandbox.SandboxedKernelManager`` builds the
-command line):
+:class:`dlcourse.sandbox.SandboxedKernelManager` builds the command line; this runs as root (or, with less
+protection, as a user allowed to make user namespaces) and sets up, before the kernel's first instruction:
 
-- no network: a new network namespace with nothing in it, not even a working loopback, so the kernel reaches
-  neither the internet nor services on this machine (the grader talks to it over unix sockets);
-- a new PID namespace with its own /proc: the kernel cannot see or signal other processes, cannot reach other
-  kernels' files through /proc/PID/root, and everything it starts dies with it;
-- a mount namespace in which every file system is read-only except the kernel's working directory (the
-  student's autograded folder) and its socket folder; /tmp and /dev/shm are private and empty, and $HOME is a
-  private copy-on-write view (caches stay readable, writes vanish with the kernel), so the gradebook and other
-  students' folders cannot be touched;
-- a memory limit (RLIMIT_DATA): large allocations fail with MemoryError instead of starving the machine.
-  RLIMIT_AS would be simpler but the CUDA build of torch reserves tens of GB of address space on import.
+- **Nothing to reach.** A new mount namespace whose root is a fresh, read-only tmpfs holding only the
+  system folders (/usr, /etc, /lib*, read-only), the Python environment and ``dlcourse`` (read-only, at
+  their own paths), a read-only /sys, a private /proc and a minimal /dev. The old root is detached, so the
+  course folder, the gradebook, the exchange, $HOME and every other student are not there at all.
+- **Its own folder.** /tmp is a size-capped tmpfs (the disk quota) holding ``/tmp/submission`` (the files
+  staged by the grader, read-only: never the notebook) and an empty ``/tmp/home``; /dev/shm is capped too.
+  Everything the kernel writes vanishes with it.
+- **No network.** A new network namespace with nothing in it, not even loopback; the grader talks to the
+  kernel over unix sockets in the kernel's own socket folder, the only host folder bound in (writable).
+- **No privileges.** The kernel runs as an unprivileged uid of its own with ``no_new_privs``: it cannot undo
+  a mount, gain root through a setuid program, or write what its uid does not own.
+- **Bounded resources.** A memory cgroup counts all its memory, shared and file-backed included; a pids
+  cgroup bounds its processes and threads (cgroup v1 or v2). RLIMIT_DATA turns an ordinary oversized
+  allocation into a MemoryError before the cgroup's hard limit kills the kernel; RLIMIT_NPROC, which binds
+  the kernel's uid, backs the pids cgroup up.
+- **A reduced environment.** Only the variables named with ``--keep-env``, plus HOME, TMPDIR and
+  PYTHONSAFEPATH (the working folder is never imported ahead of the installed packages).
+- **A new PID namespace.** The kernel sees and signals only its own processes, which all die with it.
 
-This module imports nothing heavy: it runs once per graded notebook. When a step cannot be set up (no
-privileges, an old kernel), the kernel still starts and each missing protection is named on stderr, one
-line each, prefixed ``sandbox:``.
+What cannot be set up here (no privileges, an old kernel, no cgroup controller) is named on stderr, one line
+each, prefixed ``sandbox: not enforced:``, and the kernel starts with the rest.
+This module imports nothing heavy: it runs once per graded notebook.
 """
 
 import argparse
 import ctypes
 import os
+import platform
 import resource
+import secrets
 import shutil
 import signal
 import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
-MOUNT_ATTR_RDONLY, AT_RECURSIVE, AT_FDCWD, SYS_MOUNT_SETATTR = 1, 0x8000, -100, 442
-PR_SET_PDEATHSIG = 1
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32, 4096
+MS_REC, MS_PRIVATE = 16384, 1 << 18
+MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV = 1, 2, 4
+AT_RECURSIVE, AT_FDCWD, MNT_DETACH = 0x8000, -100, 2
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+SYSCALLS = {"x86_64": {"mount_setattr": 442, "pivot_root": 155},
+            "aarch64": {"mount_setattr": 442, "pivot_root": 41}}
+
+# Folders of the host that every program needs, read-only; anything else must be asked for.
+SYSTEM_FOLDERS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+SUBMISSION, HOME = "/tmp/submission", "/tmp/home"
+FIRST_UID, UID_RANGE = 1_500_000_000, 100_000_000  # unprivileged ids far above any real user's
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
 class SandboxError(OSError):
     pass
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int  # all the kernel's memory (cgroup); private allocations fail at data_fraction of it
+    max_processes: int  # processes and threads
+    disk_mb: int  # /tmp and /dev/shm, each
+    data_fraction: float = 0.9
 
 
 def _check(result: int, what: str) -> None:
@@ -49,7 +80,14 @@ def _bytes(text: str | None) -> bytes | None:
     return None if text is None else text.encode()
 
 
-def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+def _syscall(name: str) -> int:
+    try:
+        return SYSCALLS[platform.machine()][name]
+    except KeyError:
+        raise SandboxError(0, f"{name}: no syscall number known for {platform.machine()}") from None
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     _check(_libc.mount(_bytes(source), _bytes(target), _bytes(fstype), ctypes.c_ulong(flags), _bytes(data)),
            f"mount {target}")
 
@@ -59,113 +97,266 @@ class _MountAttr(ctypes.Structure):
                 ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
 
 
-def _set_read_only(path: str, read_only: bool) -> None:
-    """mount_setattr(2) on ``path`` and every mount below it (Linux 5.12 and later)."""
-    attr = _MountAttr(MOUNT_ATTR_RDONLY if read_only else 0, 0 if read_only else MOUNT_ATTR_RDONLY, 0, 0)
-    _check(_libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, path.encode(), AT_RECURSIVE, ctypes.byref(attr),
-                         ctypes.sizeof(attr)), f"mount_setattr {path}")
+def set_mount_attributes(path: str, attributes: int, recursive: bool = True) -> None:
+    """mount_setattr(2): add ``attributes`` (MOUNT_ATTR_*) to the mount at ``path`` and, recursively, below."""
+    attr = _MountAttr(attributes, 0, 0, 0)
+    _check(_libc.syscall(_syscall("mount_setattr"), AT_FDCWD, path.encode(), AT_RECURSIVE if recursive else 0,
+                         ctypes.byref(attr), ctypes.sizeof(attr)), f"mount_setattr {path}")
 
 
-def _unshare() -> list[str]:
-    """New mount, network and PID namespaces; a user namespace too when not privileged. Returns what failed."""
-    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID
-    if _libc.unshare(flags) == 0:
-        return []
-    uid, gid = os.getuid(), os.getgid()
-    try:
-        _check(_libc.unshare(flags | CLONE_NEWUSER), "unshare (user namespace)")
-        _write("/proc/self/setgroups", "deny")
-        _write("/proc/self/uid_map", f"0 {uid} 1")
-        _write("/proc/self/gid_map", f"0 {gid} 1")
-    except OSError as error:
-        return [f"no network isolation, no private file system, no PID isolation ({error})"]
-    return []
+def bind(source: str, target: str, writable: bool = False, devices: bool = False) -> None:
+    """Bind ``source`` (a folder or a file) at ``target``, which is created empty first."""
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        Path(target).touch()
+    mount(source, target, None, MS_BIND | MS_REC)
+    attributes = (0 if writable else MOUNT_ATTR_RDONLY) | MOUNT_ATTR_NOSUID | (0 if devices else MOUNT_ATTR_NODEV)
+    set_mount_attributes(target, attributes)
 
 
-def _write(path: str, text: str) -> None:
-    with open(path, "w") as handle:
-        handle.write(text)
+def tmpfs(target: str, size_mb: float, mode: str = "755", exec_ok: bool = True) -> None:
+    os.makedirs(target, exist_ok=True)
+    flags = MS_NOSUID | MS_NODEV | (0 if exec_ok else MS_NOEXEC)
+    mount("tmpfs", target, "tmpfs", flags, f"size={max(1, int(size_mb * 1024))}k,mode={mode}")
 
 
-def _bind_writable(fd: int, path: str) -> None:
-    """Bind the folder opened as ``fd`` back at ``path``, writable, on top of the read-only tree."""
-    os.makedirs(path, exist_ok=True)
-    _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-    _set_read_only(path, False)
+# --- the room ------------------------------------------------------------------------------------------------
+
+def within(path: str, folders) -> bool:
+    return any(os.path.commonpath([path, folder]) == folder for folder in folders)
 
 
-def _bind_read_only(fd: int, path: str) -> None:
-    """Bind the folder opened as ``fd`` back at ``path`` (hidden by the private /tmp), read-only."""
-    os.makedirs(path, exist_ok=True)
-    _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-    _set_read_only(path, True)
+def read_only_folders(requested: list[str]) -> list[str]:
+    """The requested folders that exist and are not already inside a system folder or another requested one."""
+    folders = []
+    for path in sorted({os.path.abspath(p) for p in requested if os.path.isdir(p)}, key=len):
+        if not within(path, [*SYSTEM_FOLDERS, *folders]):
+            folders.append(path)
+    return folders
 
 
-def _under_private_tmp(path: str) -> bool:
-    return any(os.path.commonpath([path, tmp]) == tmp for tmp in ("/tmp", "/dev/shm"))
+def build_root(root: str, staged: str, socket_dir: str, read_only: list[str], limits: Limits, uid: int) -> list[str]:
+    """Lay out the kernel's whole file system under ``root`` (see the module docstring); returns what failed.
 
-
-def _private_home(home_fd: int, home: str) -> None:
-    """$HOME seen through an overlay whose writable layer lives in the private /tmp."""
-    layers = "/tmp/.sandbox-home"
-    os.makedirs(f"{layers}/upper")
-    os.makedirs(f"{layers}/work")
-    os.makedirs(home, exist_ok=True)  # a $HOME under /tmp is now hidden by the private /tmp
-    _mount("overlay", home, "overlay", 0,
-           f"lowerdir=/proc/self/fd/{home_fd},upperdir={layers}/upper,workdir={layers}/work")
-
-
-def _confine_files(writable: list[str], socket_dir: str, needed: list[str]) -> list[str]:
-    """Make the file system read-only but for ``writable`` and ``socket_dir``; returns what failed.
-
-    ``needed`` are folders the kernel runs from (its environment, this package): where they lie under /tmp,
-    as in a course cloned there, they are bound back read-only over the private /tmp.
+    Runs as root in a new mount namespace, before :func:`enter_root`.
     """
-    try:
-        _mount(None, "/", None, MS_REC | MS_PRIVATE)
-        home = os.path.expanduser("~")
-        needed = [path for path in needed if _under_private_tmp(path)]
-        keep = {path: os.open(path, os.O_PATH | os.O_DIRECTORY)
-                for path in [*writable, socket_dir, home, *needed]}
-        _set_read_only("/", True)
-        for tmp in ("/tmp", "/dev/shm"):
-            _mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=1g")
-        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    except OSError as error:
-        return [f"file system left writable ({error})"]
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    tmpfs(root, 16)
     problems = []
+    tmpfs(f"{root}/tmp", limits.disk_mb, mode="1777")
+    for folder, owner_only in ((SUBMISSION, False), (HOME, True)):
+        os.makedirs(root + folder, mode=0o700 if owner_only else 0o755)
+        os.chown(root + folder, uid, uid)
+    problems += copy_staged(f"{staged}/submission", root + SUBMISSION, uid, owned=False)
+    problems += copy_staged(f"{staged}/home", root + HOME, uid, owned=True)
+    os.makedirs(f"{root}/proc")
+    mount("proc", f"{root}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    tmpfs(f"{root}/dev", 1, exec_ok=False)
+    for device in DEVICES:
+        if os.path.exists(f"/dev/{device}"):
+            bind(f"/dev/{device}", f"{root}/dev/{device}", writable=True, devices=True)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{root}/dev/{name}")
+    tmpfs(f"{root}/dev/shm", limits.disk_mb, mode="1777")
+    for folder in SYSTEM_FOLDERS:
+        if os.path.islink(folder):
+            os.symlink(os.readlink(folder), root + folder)
+        elif os.path.isdir(folder):
+            bind(folder, root + folder)
     try:
-        _private_home(keep[home], home)
+        bind("/sys", f"{root}/sys")
     except OSError as error:
-        problems.append(f"$HOME ({home}) is read-only instead of a private writable copy ({error})")
-    try:
-        # the socket folder's siblings are other kernels' sockets and keys: hide them behind an empty tmpfs
-        os.makedirs(os.path.dirname(socket_dir), exist_ok=True)
-        _mount("tmpfs", os.path.dirname(socket_dir), "tmpfs", MS_NOSUID | MS_NODEV, "mode=700,size=1m")
-    except OSError as error:
-        problems.append(f"other grading kernels' socket folders stay visible ({error})")
-    for path in needed:
-        _bind_read_only(keep[path], path)  # without these the kernel cannot start: an error here is fatal
-    for path in [*writable, socket_dir]:
-        _bind_writable(keep[path], path)
+        problems.append(f"no /sys in the sandbox ({error})")
+    for folder in read_only_folders(read_only):
+        bind(folder, root + folder)
+    for dirpath, _, filenames in os.walk(socket_dir):
+        for name in [dirpath, *(os.path.join(dirpath, f) for f in filenames)]:
+            os.chown(name, uid, uid)
+    bind(socket_dir, root + socket_dir, writable=True)
+    set_mount_attributes(root, MOUNT_ATTR_RDONLY, recursive=False)
     return problems
 
 
-def _needed_folders(kernel_command: list[str]) -> list[str]:
-    """The environment the kernel's python belongs to and the folder this package is imported from."""
-    python = os.path.realpath(shutil.which(kernel_command[0]) or kernel_command[0]) \
-        if not os.path.isabs(kernel_command[0]) else kernel_command[0]
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return [folder for folder in (os.path.dirname(os.path.dirname(python)), package_parent) if os.path.isdir(folder)]
+def copy_staged(source: str, target: str, uid: int, owned: bool) -> list[str]:
+    """Copy the grader's staged files (regular files and folders only) into the room.
+
+    ``owned``: the kernel's uid owns the copies; otherwise they are root's and read-only.
+    """
+    if not os.path.isdir(source):
+        return []
+    problems = []
+    for dirpath, dirnames, filenames in os.walk(source):
+        relative = os.path.relpath(dirpath, source)
+        for name in dirnames:
+            os.makedirs(os.path.join(target, relative, name), exist_ok=True)
+            os.chown(os.path.join(target, relative, name), uid, uid)
+        for name in filenames:
+            src, dst = os.path.join(dirpath, name), os.path.normpath(os.path.join(target, relative, name))
+            try:
+                shutil.copyfile(src, dst, follow_symlinks=False)
+            except OSError as error:
+                problems.append(f"{os.path.relpath(dst, target)} not copied into the sandbox ({error.strerror})")
+                continue
+            if owned:
+                os.chown(dst, uid, uid)
+            else:
+                os.chmod(dst, 0o444)
+    return problems
 
 
-def _limit_memory(megabytes: int) -> list[str]:
-    limit = megabytes * 2**20
-    try:
-        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-    except (OSError, ValueError) as error:
-        return [f"no memory limit ({error})"]
-    return []
+def enter_root(root: str) -> None:
+    """Make ``root`` the root of this mount namespace and detach the host's file systems from it."""
+    os.chdir(root)
+    _check(_libc.syscall(_syscall("pivot_root"), b".", b"."), "pivot_root")
+    _check(_libc.umount2(b".", MNT_DETACH), "detach the old root")
+    os.chdir("/")
+
+
+def drop_privileges(uid: int) -> None:
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+
+
+def set_rlimits(limits: Limits, unprivileged: bool) -> list[str]:
+    problems = []
+    data = int(limits.memory_mb * limits.data_fraction) * 2**20
+    wanted = [(resource.RLIMIT_DATA, data, "memory"), (resource.RLIMIT_CORE, 0, "core dumps")]
+    if unprivileged:  # RLIMIT_NPROC does not bind root
+        wanted.append((resource.RLIMIT_NPROC, limits.max_processes, "processes"))
+    for which, value, what in wanted:
+        try:
+            resource.setrlimit(which, (value, value))
+        except (OSError, ValueError) as error:
+            problems.append(f"no {what} limit ({error})")
+    return problems
+
+
+def kernel_environment(keep: list[str], in_room: bool) -> dict[str, str]:
+    env = {name: os.environ[name] for name in keep if name in os.environ}
+    env.update(PYTHONSAFEPATH="1", PYTHONDONTWRITEBYTECODE="1")
+    if in_room:
+        env.update(HOME=HOME, TMPDIR="/tmp", DLCOURSE_SUBMISSION=SUBMISSION)
+    return env
+
+
+# --- cgroups ---------------------------------------------------------------------------------------------------
+
+class Cgroups:
+    """A memory and a pids cgroup of one kernel, below the launcher's own (cgroup v1 or v2).
+
+    ``base`` is where the cgroup file systems are mounted (a fake folder in unit tests); ``own`` maps each
+    controller (and "" for v2) to the launcher's cgroup path, as /proc/self/cgroup lists them.
+    """
+
+    def __init__(self, name: str, base: str = "/sys/fs/cgroup", own: dict[str, str] | None = None):
+        self.name, self.base = name, base
+        self.own = own if own is not None else own_cgroups()
+        self.unified = os.path.exists(f"{base}/cgroup.controllers")
+        self.created: list[str] = []
+
+    def create(self, limits: Limits) -> list[str]:
+        """Make the cgroups and write the limits; returns what could not be enforced."""
+        memory = str(limits.memory_mb * 2**20)
+        if self.unified:
+            files = {"memory.max": memory, "memory.swap.max": "0", "pids.max": str(limits.max_processes)}
+            return self._make(self._v2_folder(), files, "memory and process limits (cgroup v2)")
+        problems = self._make(self._v1_folder("memory"), {"memory.limit_in_bytes": memory,
+                                                          "memory.memsw.limit_in_bytes": memory},
+                              "memory limit counting shared memory (cgroup v1 memory)")
+        problems += self._make(self._v1_folder("pids"), {"pids.max": str(limits.max_processes)},
+                               "process limit (cgroup v1 pids)")
+        return problems
+
+    def _v1_folder(self, controller: str) -> str | None:
+        if controller not in self.own or not os.path.isdir(f"{self.base}/{controller}"):
+            return None
+        return os.path.join(f"{self.base}/{controller}", self.own[controller].lstrip("/"), self.name)
+
+    def _v2_folder(self) -> str | None:
+        parent = os.path.join(self.base, self.own.get("", "/").lstrip("/"))
+        try:  # controllers must be enabled for the children; fails if the parent holds processes itself
+            enabled = Path(f"{parent}/cgroup.subtree_control").read_text().split()
+            missing = [c for c in ("memory", "pids") if c not in enabled]
+            if missing:
+                Path(f"{parent}/cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in missing))
+        except OSError:
+            return None
+        return os.path.join(parent, self.name)
+
+    def _make(self, folder: str | None, files: dict[str, str], what: str) -> list[str]:
+        if folder is None:
+            return [f"no {what}: controller not available"]
+        try:
+            os.mkdir(folder)
+        except OSError as error:
+            return [f"no {what} ({error})"]
+        self.created.append(folder)
+        for name, value in files.items():
+            path = f"{folder}/{name}"
+            if not os.path.exists(path) and name in ("memory.memsw.limit_in_bytes", "memory.swap.max"):
+                continue  # no swap accounting: nothing to bound
+            try:
+                Path(path).write_text(value)
+            except OSError as error:
+                return [f"no {what}: {name} ({error})"]
+        return []
+
+    def add(self, pid: int) -> None:
+        for folder in self.created:
+            Path(f"{folder}/cgroup.procs").write_text(str(pid))
+
+    def memory_exceeded(self) -> bool:
+        for folder in self.created:
+            for name, key in (("memory.events", "oom_kill"), ("memory.oom_control", "oom_kill")):
+                try:
+                    fields = dict(line.split() for line in Path(f"{folder}/{name}").read_text().splitlines())
+                except (OSError, ValueError):
+                    continue
+                if int(fields.get(key, 0)):
+                    return True
+        return False
+
+    def remove(self, attempts: int = 50) -> None:
+        """Remove the cgroups once their last process is gone (the kernel's children die with it)."""
+        for folder in reversed(self.created):
+            for _ in range(attempts):
+                try:
+                    os.rmdir(folder)
+                    break
+                except OSError:
+                    time.sleep(0.02)
+        self.created = []
+
+
+def own_cgroups(text: str | None = None) -> dict[str, str]:
+    """{controller: path} of this process from /proc/self/cgroup; v2's line has the controller ""."""
+    if text is None:
+        text = Path("/proc/self/cgroup").read_text()
+    own = {}
+    for line in text.splitlines():
+        _, controllers, path = line.split(":", 2)
+        for controller in controllers.split(","):
+            own[controller] = path
+    return own
+
+
+# --- namespaces and processes -----------------------------------------------------------------------------------
+
+def unshare_pid_namespace() -> bool:
+    """A new PID namespace for the next child; True if as real root (else inside a user namespace)."""
+    if _libc.unshare(CLONE_NEWPID) == 0:
+        return True
+    uid, gid = os.getuid(), os.getgid()
+    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWPID), "unshare (user namespace)")
+    Path("/proc/self/setgroups").write_text("deny")
+    Path("/proc/self/uid_map").write_text(f"0 {uid} 1")
+    Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
+    return False
 
 
 def _exit_like(status: int) -> None:
@@ -178,8 +369,8 @@ def _exit_like(status: int) -> None:
     sys.exit(os.waitstatus_to_exitcode(status))
 
 
-def _supervise(child: int) -> None:
-    """Stay in the parent namespace as the process jupyter_client tracks; mirror the kernel's end.
+def _supervise(child: int, cgroups: Cgroups | None) -> None:
+    """Stay outside as the process jupyter_client tracks; mirror the kernel's end, then remove its cgroups.
 
     SIGINT (interrupts) reaches the kernel directly through the process group; SIGTERM from a shutdown is
     turned into SIGKILL because the kernel, as PID 1 of its namespace, ignores signals it has no handler for.
@@ -191,13 +382,24 @@ def _supervise(child: int) -> None:
             _, status = os.waitpid(child, 0)
         except InterruptedError:
             continue
-        _exit_like(status)
+        break
+    if cgroups:
+        if cgroups.memory_exceeded():
+            print("sandbox: the kernel reached its memory limit and was killed", file=sys.stderr, flush=True)
+        cgroups.remove()
+    _exit_like(status)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m dlcourse.sandbox_launcher", description=__doc__.split("\n")[0])
-    parser.add_argument("--memory-mb", type=int, required=True, help="RLIMIT_DATA of the kernel")
+    parser.add_argument("--memory-mb", type=int, required=True, help="all the kernel's memory (cgroup)")
+    parser.add_argument("--max-processes", type=int, required=True, help="processes and threads (pids cgroup)")
+    parser.add_argument("--disk-mb", type=int, required=True, help="size of /tmp and of /dev/shm")
+    parser.add_argument("--root", required=True, help="an empty folder: the kernel's root is mounted on it")
+    parser.add_argument("--staged", required=True, help="folder with submission/ and home/ to copy in")
     parser.add_argument("--socket-dir", required=True, help="the kernel's own folder for its unix sockets")
+    parser.add_argument("--read-only", action="append", default=[], help="a folder bound in read-only")
+    parser.add_argument("--keep-env", action="append", default=[], help="an environment variable kept")
     parser.add_argument("--quiet", action="store_true", help="do not name missing protections on stderr")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the kernel's command line")
     args = parser.parse_args(argv)
@@ -210,21 +412,53 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    cwd = os.getcwd()
-    problems = _unshare()
-    isolated = not problems
-    if isolated:
+    limits = Limits(args.memory_mb, args.max_processes, args.disk_mb)
+    uid = FIRST_UID + secrets.randbelow(UID_RANGE)
+    problems: list[str] = []
+    cgroups = None
+    try:
+        privileged = unshare_pid_namespace()
+    except OSError as error:
+        privileged = None
+        problems.append(f"no private file system, network or processes ({error})")
+    if privileged:
+        cgroups = Cgroups(f"dlcourse-kernel-{uid}")
+        problems += cgroups.create(limits)
+    if privileged is not None:
+        ready_read, ready_write = os.pipe()
         child = os.fork()
         if child:
-            _supervise(child)
+            os.close(ready_read)
+            if cgroups:
+                try:
+                    cgroups.add(child)
+                except OSError as error:
+                    print(f"sandbox: not enforced: kernel not in its cgroups ({error})", file=sys.stderr, flush=True)
+            os.close(ready_write)  # the kernel's setup starts once it is inside its cgroups
+            _supervise(child, cgroups)
+        os.close(ready_write)
+        os.read(ready_read, 1)
+        os.close(ready_read)
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the kernel must not outlive the supervisor
-        problems += _confine_files([cwd], args.socket_dir, _needed_folders(args.command))
-        os.chdir(cwd)  # enter the writable bind mount, not the read-only directory below it
-    problems += _limit_memory(args.memory_mb)
+        try:
+            _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare (mount and network namespaces)")
+            problems += build_root(args.root, args.staged, args.socket_dir, args.read_only, limits,
+                                   uid if privileged else 0)
+            enter_root(args.root)
+        except OSError as error:  # half a room is no room: do not start the kernel at all
+            print(f"sandbox: could not be set up: {error}", file=sys.stderr, flush=True)
+            os._exit(70)
+        if privileged:
+            drop_privileges(uid)
+            _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # changing the uid cleared it
+        else:
+            problems.append("the kernel keeps root inside its user namespace (run the grader as root to drop it)")
+    problems += set_rlimits(limits, unprivileged=bool(privileged))
     if problems and not args.quiet:
         for problem in problems:
             print(f"sandbox: not enforced: {problem}", file=sys.stderr, flush=True)
-    os.execvp(args.command[0], args.command)
+    os.chdir(HOME if privileged is not None else os.getcwd())
+    os.execvpe(args.command[0], args.command, kernel_environment(args.keep_env, privileged is not None))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from conftest import ROOT
 from nbconvert.preprocessors import Preprocessor
 from packaging.requirements import Requirement
 
-from dlcourse import grading
+from dlcourse import grading, preprocessors
 
 CONDA_NAMES = {"pytorch": "torch"}  # conda-forge name -> PyPI name
 
@@ -79,6 +79,7 @@ def test_shorten_test_tracebacks_keeps_the_message_only():
         "nbgrader": {"grade": True, "solution": False, "grade_id": "t", "points": 1}})
     cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="x_hist is off",
                                            traceback=["\x1b[31mline with hidden code\x1b[0m", "AssertionError: x"])]
-    shortened, _ = grading.ShortenTestTracebacks().preprocess_cell(cell, {}, 0)
+    shortened, _ = preprocessors.ShortenTestTracebacks().preprocess_cell(cell, {}, 0)
     assert shortened.outputs[0].traceback == ["AssertionError: x_hist is off"]
-    assert isinstance(grading.ShortenTestTracebacks(), Preprocessor) and grading.ShortenTestTracebacks().enabled
+    shorten = preprocessors.ShortenTestTracebacks()
+    assert isinstance(shorten, Preprocessor) and shorten.enabled

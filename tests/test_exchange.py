@@ -8,7 +8,7 @@ import pytest
 from conftest import ROOT, source_notebook
 from traitlets import TraitError
 
-from dlcourse import cli, exchange, grading, mutation
+from dlcourse import cli, exchange, grading, mutation, plugins
 
 A1 = "a1_gradient_descent"
 ON_TIME_REFERENCE, LATE_REFERENCE, BUGGY, UNTOUCHED, ALSO_REFERENCE = "ada", "ben", "cho", "dev", "eve"
@@ -140,7 +140,7 @@ def _read_csv(path) -> list[dict]:
 def test_the_export_separates_automatic_manual_and_late_points(trip, manual_grade, exported):
     output, rows, _ = exported
     assert "lms.csv" in output and "lms-by-student.csv" in output
-    assert list(rows[0]) == grading.SUBMISSION_COLUMNS
+    assert list(rows[0]) == plugins.SUBMISSION_COLUMNS
     per_day = grading.load_config(trip.course).LatePenalty.per_day
     row = {r["student_id"]: {k: v for k, v in r.items() if k in ("auto_points", "manual_points", "late_penalty",
                                                                    "total", "max_points", "awaiting_manual_grade")}
@@ -172,7 +172,7 @@ def test_the_per_student_export_has_one_row_per_student_for_an_lms(trip, exporte
 
 
 def test_late_penalty_grows_per_started_day_up_to_the_score():
-    plugin = grading.LatePenalty(per_day=0.25)
+    plugin = plugins.LatePenalty(per_day=0.25)
     day = 86400
     penalties = [plugin.late_submission_penalty("s", 8.0, late) for late in (1, day, day + 1, 3 * day, 30 * day)]
     assert penalties == [2.0, 2.0, 4.0, 6.0, 8.0]
@@ -181,13 +181,13 @@ def test_late_penalty_grows_per_started_day_up_to_the_score():
 
 def test_late_penalty_rate_must_be_a_fraction():
     with pytest.raises(TraitError, match="between 0 and 1"):
-        grading.LatePenalty(per_day=1.5)
+        plugins.LatePenalty(per_day=1.5)
 
 
 def test_the_course_config_applies_the_late_penalty():
     from nbgrader.preprocessors import AssignLatePenalties
 
     preprocessor = AssignLatePenalties(config=grading.load_config(ROOT))
-    assert preprocessor.plugin_class is grading.LatePenalty
+    assert preprocessor.plugin_class is plugins.LatePenalty
     preprocessor.init_plugin()
     assert 0 < preprocessor.plugin_inst.per_day < 1

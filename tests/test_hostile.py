@@ -71,7 +71,6 @@ def test_protections_the_sandbox_cannot_set_up_are_named_once(caplog, tmp_path):
     from dlcourse.sandbox import SandboxedKernelManager
 
     manager = SandboxedKernelManager(memory_mb=1)  # a key of its own in the once-per-process record
-    manager._socket_dir = str(tmp_path)
     unprivileged = [sys.executable, "-c", "import sys; print('sandbox: not enforced: no network isolation "
                     "(unshare: Operation not permitted)', file=sys.stderr)"]
     try:
@@ -79,7 +78,7 @@ def test_protections_the_sandbox_cannot_set_up_are_named_once(caplog, tmp_path):
             manager._warn_once(unprivileged)
             manager._warn_once(unprivileged)
     finally:
-        SandboxedKernelManager._probed.pop((1,), None)
+        SandboxedKernelManager._probed.pop(manager._probe_key(), None)
     warnings = [r.getMessage() for r in caplog.records if "not enforced" in r.getMessage()]
     assert warnings == ["grading kernels run with less protection: sandbox: not enforced: no network isolation "
                         "(unshare: Operation not permitted)"]

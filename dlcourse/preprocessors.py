@@ -1,0 +1,337 @@
+"""nbgrader preprocessors of the course, named in nbgrader_config.py.
+
+Autograding (``Autograde.sanitize_preprocessors`` and ``autograde_preprocessors``):
+
+- :class:`GuardedExecute` replaces nbgrader's Execute: kernels start in the sandbox
+  (:class:`dlcourse.sandbox.SandboxedKernelManager`), a time budget per notebook on top of the per-cell
+  timeout, a clear error in every cell a timeout or a dead kernel kept from running, a cap on each cell's
+  output, and a check that hidden tests still use the genuine numpy / torch / builtins / dlcourse.checks
+  functions (:mod:`dlcourse.kernel_guard`, run inside the kernel).
+- :class:`TestStderrKeepsPoints` stops stray stderr from zeroing a test cell that passed.
+- :class:`DropEmptyGradeMetadata` keeps a copied test cell from crashing nbgrader's sanitizing.
+
+Feedback (``GenerateFeedback.preprocessors``):
+
+- :class:`ShortenTestTracebacks` keeps each failed test's message but not the hidden code around it.
+
+Students' Validate is untouched: none of this runs when they validate in JupyterLab.
+"""
+
+import ast
+import json
+import math
+import re
+import secrets
+import signal
+from queue import Empty
+from time import monotonic
+
+from jupyter_core.utils import ensure_async, run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbconvert.preprocessors import Preprocessor
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from traitlets import Bool, Integer, List, Unicode
+
+from dlcourse.sandbox import SandboxedKernelManager
+
+# Objects whose replacement would let a wrong answer pass a test; numpy, torch (if the notebook uses it)
+# and dlcourse.checks are imported before the first cell so that the genuine objects are recorded.
+GUARDED = [
+    "numpy.allclose", "numpy.isclose", "numpy.array_equal", "numpy.all", "numpy.any", "numpy.abs",
+    "numpy.isfinite", "numpy.linalg.norm", "numpy.testing.assert_allclose", "numpy.testing.assert_array_equal",
+    "numpy.testing.assert_array_almost_equal", "numpy.testing.assert_almost_equal", "numpy.testing.assert_equal",
+    "torch.allclose", "torch.isclose", "torch.equal", "torch.conv2d", "torch.nn.functional.conv2d",
+    "torch.testing.assert_close", "torch.Tensor.allclose", "torch.Tensor.__eq__", "torch.Tensor.item",
+    "dlcourse.checks.*",
+]
+GUARDED_BUILTINS = [
+    "abs", "all", "any", "len", "max", "min", "sum", "round", "sorted", "isinstance", "issubclass", "float",
+    "int", "bool", "range", "zip", "print", "repr", "getattr", "hasattr", "type", "exec", "compile", "eval",
+    "AssertionError", "Exception",
+]
+
+def _is_test_cell(cell) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def _error(ename: str, message: str):
+    return new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
+
+
+def _size(output) -> int:
+    if output.output_type == "stream":
+        return len(output.text)
+    if output.output_type == "error":
+        return len(output.evalue) + sum(len(line) for line in output.traceback)
+    return sum(len(v) if isinstance(v, str) else len(json.dumps(v)) for v in output.get("data", {}).values())
+
+
+def _death_cause(exit_code: int | None) -> str:
+    if exit_code is None:
+        return "it stopped answering"
+    if exit_code < 0:
+        name = signal.Signals(-exit_code).name
+        why = {"SIGSEGV": "a segmentation fault", "SIGKILL": "killed, e.g. by the out-of-memory killer",
+               "SIGABRT": "aborted, e.g. a failed allocation in native code", "SIGBUS": "a bus error"}
+        return f"{why.get(name, 'killed by a signal')} ({name})"
+    return f"the process exited with code {exit_code} (os._exit() or a call that ends the process)"
+
+
+class GuardedExecute(Execute):
+    """nbgrader's Execute, made robust for grading: see the module docstring.
+
+    Every cell that cannot be graded normally still gets an error output saying why, so it scores 0 with a
+    readable reason in the feedback, and the notebook's other cells are graded as usual.
+    """
+
+    notebook_timeout = Integer(900, help="Seconds for the whole notebook; later cells are not run.").tag(
+        config=True)
+    max_output_chars = Integer(200_000, help="Characters of output kept per cell (text, images, errors).").tag(
+        config=True)
+    guarded = List(Unicode(), GUARDED, help="Dotted names hidden tests rely on ('module.*': its public "
+                   "callables); a test cell fails if the submission replaced one.").tag(config=True)
+    guarded_builtins = List(Unicode(), GUARDED_BUILTINS, help="Builtins guarded the same way.").tag(config=True)
+    sandbox_kernel = Bool(True, help="Start kernels through dlcourse.sandbox_launcher.").tag(config=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.sandbox_kernel:
+            self.kernel_manager_class = SandboxedKernelManager
+
+    def reset_execution_trackers(self) -> None:
+        super().reset_execution_trackers()
+        self._deadline = None  # set once the kernel is up: the budget is for running cells
+        self._budget_limited = False  # whether the last timeout came from the notebook's budget
+        self._timed_out = False
+        self._halted = ""  # why the remaining cells are not run
+        self._exit_asked = False  # exit() or quit() ran: ipykernel shuts down after the cell
+        self._guard = ""  # the guard's name in the kernel, once installed
+        self._output_chars = 0
+        self._truncated = 0
+
+    # --- time limits -------------------------------------------------------------------------------------
+
+    def _get_timeout(self, cell):
+        timeout = super()._get_timeout(cell)
+        if self._deadline is None:
+            return timeout
+        remaining = max(1, math.ceil(self._deadline - monotonic()))
+        self._budget_limited = timeout is None or remaining < timeout
+        return remaining if self._budget_limited else timeout
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        self._timed_out = True
+        return await super()._async_handle_timeout(timeout, cell)
+
+    def _timeout_message(self) -> str:
+        if self._budget_limited:
+            return f"stopped: {self._budget_text()} during this cell"
+        return f"stopped after {self.timeout} s, the longest a cell may run while grading (an endless loop?)"
+
+    def _budget_text(self) -> str:
+        return f"the notebook's time budget of {self.notebook_timeout} s ran out"
+
+    # --- cells -------------------------------------------------------------------------------------------
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code" or not cell.source.strip():
+            return cell, resources
+        where = self._describe(cell, index)
+        if not self._guard and not self._halted:
+            self._install_guard()
+        if not self._halted and monotonic() >= self._deadline:
+            self._halted = f"not run: {self._budget_text()}"
+        if self._halted:
+            cell.outputs = [_error("CellNotRun", self._halted)]
+            return cell, resources
+        self._timed_out, self._output_chars, self._truncated = False, 0, 0
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            cell.outputs.append(_error("DeadKernelError", "the kernel died while running this cell: "
+                                       + _death_cause(self._exit_code())))
+            self._halted = f"not run: the kernel died in {where}"
+        except CellTimeoutError:  # the kernel ignored the interrupt (e.g. a loop that catches KeyboardInterrupt)
+            self._kill_kernel()
+            cell.outputs.append(_error("CellTimeoutError", self._timeout_message()
+                                       + "; the kernel did not stop when interrupted and was killed"))
+            self._halted = f"not run: {where} could not be stopped after its time limit"
+        else:
+            self._after_cell(cell, where)
+        if self._truncated:
+            cell.outputs.append(new_output("stream", name="stdout",
+                                           text=f"\n[output truncated: {self._truncated} characters]\n"))
+        return cell, resources
+
+    def on_cell_executed(self, **kwargs):
+        super().on_cell_executed(**kwargs)
+        payloads = kwargs["execute_reply"]["content"].get("payload", [])
+        self._exit_asked = any(p.get("source") == "ask_exit" and not p.get("keepkernel") for p in payloads)
+
+    def _after_cell(self, cell, where: str) -> None:
+        if self._exit_asked:
+            self._halted = f"not run: exit() or quit() in {where} shut the kernel down"
+            return
+        if any(o.output_type == "error" and o.ename == "MemoryError" for o in cell.outputs):
+            self._silent("from dlcourse import kernel_guard\nkernel_guard.release_memory()")
+        if self._timed_out:
+            for output in cell.outputs:
+                if output.output_type == "error" and output.ename == self.error_on_timeout["ename"]:
+                    output.evalue = self._timeout_message()
+                    output.traceback = [f"{output.ename}: {output.evalue}"]
+            if self._budget_limited:
+                self._halted = f"not run: {self._budget_text()} in {where}"
+        if self._halted:
+            return
+        # every cell: the guard also learns which names are bound to genuine modules and functions
+        replaced = self._replaced(cell.source if _is_test_cell(cell) else "")
+        if _is_test_cell(cell) and replaced:
+            cell.outputs.append(_error("GradingGuardError", f"{replaced}: replaced by the submission; "
+                                       "this test cannot be trusted"))
+
+    @staticmethod
+    def _describe(cell, index: int) -> str:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        return f"cell {index + 1}" + (f" ({grade_id})" if grade_id else "")
+
+    # --- output cap ----------------------------------------------------------------------------------------
+
+    def output(self, outs, msg, display_id, cell_index):
+        out = super().output(outs, msg, display_id, cell_index)
+        if out is None:
+            return out
+        if len(outs) == 1 and outs[0] is out:  # a clear_output started the cell's output afresh
+            self._output_chars = self._truncated = 0
+        size = _size(out)
+        room = max(0, self.max_output_chars - self._output_chars)
+        if size > room:
+            self._truncated += size - room
+            if out.output_type == "stream":
+                out.text = out.text[:room]
+            elif out.output_type == "error":  # always kept, with its message's start: it decides the grade
+                out.evalue = out.evalue[:max(room, 2000)]
+                out.traceback = [line[:max(room, 2000)] for line in out.traceback[-20:]]
+            else:
+                outs.remove(out)
+        self._output_chars += min(size, room)
+        return out
+
+    # --- guard against replaced test helpers ---------------------------------------------------------------
+
+    def _silent(self, code: str, expression: str = "", timeout: float = 10) -> dict:
+        """Run ``code`` (and evaluate ``expression``) without touching the notebook, its history or outputs.
+
+        Its own time limit, not the cells' one: the first call imports numpy and torch.
+        """
+        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False,
+                                 user_expressions={"value": expression} if expression else {})
+        reply = run_sync(self._async_reply)(msg_id, timeout)
+        return reply["content"] if reply else {"status": "timeout", "evalue": f"no reply within {timeout} s"}
+
+    async def _async_reply(self, msg_id: str, timeout: float) -> dict | None:
+        deadline = monotonic() + timeout
+        while (remaining := deadline - monotonic()) > 0:
+            try:
+                msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=remaining))
+            except Empty:
+                return None
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return msg
+        return None
+
+    def _install_guard(self) -> None:
+        name = f"_dlcourse_guard_{secrets.token_hex(6)}"
+        modules = ["numpy", "numpy.testing", "numpy.linalg", "dlcourse.checks"]
+        if any(re.search(r"\bimport torch\b|\bfrom torch\b", c.source) for c in self.nb.cells):
+            modules += ["torch", "torch.nn.functional", "torch.testing"]
+        setup = (f"from dlcourse import kernel_guard as _g\n_g.enter_submission()\n"
+                 f"_g.install({name!r}, {list(self.guarded)!r}, {list(self.guarded_builtins)!r}, {modules!r})\n"
+                 "del _g")
+        reply = self._silent(setup, timeout=max(120, self.timeout or 0))
+        if reply["status"] != "ok":
+            raise RuntimeError(f"could not install the grading guard in the kernel: {reply.get('evalue', reply)}")
+        self._guard = name
+        self._deadline = monotonic() + self.notebook_timeout
+
+    def _replaced(self, test_source: str) -> str:
+        used = sorted(set(re.findall(r"\b[A-Za-z_]\w*\b", test_source)))
+        reply = self._silent("", f"{self._guard}({used!r})")
+        value = reply.get("user_expressions", {}).get("value", {})
+        if value.get("status") != "ok":
+            return "the grading guard (removed or broken)"
+        return ast.literal_eval(value["data"]["text/plain"])
+
+    # --- kernel process --------------------------------------------------------------------------------------
+
+    def _exit_code(self) -> int | None:
+        provisioner = getattr(self.km, "provisioner", None)
+        return run_sync(provisioner.poll)() if provisioner else None
+
+    def _kill_kernel(self) -> None:
+        run_sync(self.km.signal_kernel)(signal.SIGKILL)
+
+
+class DropEmptyGradeMetadata(NbGraderPreprocessor):
+    """A copied test or answer cell must not crash grading (nbgrader 0.9.6).
+
+    DeduplicateIds keeps the last cell with a grade id and sets the others' nbgrader metadata to {};
+    OverwriteCells.add_missing_cells then reads ``grade_id`` from every cell with nbgrader metadata and
+    raises KeyError. Dropping the emptied metadata makes the copy an ordinary cell, which is what
+    DeduplicateIds means it to be.
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.get("metadata", {}).get("nbgrader", None) == {}:
+            del cell.metadata["nbgrader"]
+        return cell, resources
+
+
+class TestStderrKeepsPoints(NbGraderPreprocessor):
+    """Stderr in a test cell that raised nothing no longer costs its points; it stays visible.
+
+    nbgrader scores 0 for any stderr in a test cell. The tests decide by raising, so stderr there comes from
+    the submission's own code (debug prints to sys.stderr, a logging call, a numpy RuntimeWarning) and says
+    nothing about whether the answer is right; zeroing it punishes style, not correctness, and a student
+    cannot make a test pass by writing to stderr. Library warnings are still dropped first by IgnorePattern
+    (listed before this), so graders reading the notebook see only what the submission wrote, relabelled.
+    """
+
+    enabled = Bool(True).tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        if _is_test_cell(cell) and not any(o.output_type == "error" for o in cell.outputs):
+            for output in cell.outputs:
+                if output.output_type == "stream" and output.name == "stderr":
+                    output.name = "stdout"
+                    output.text = "[stderr, does not cost points]\n" + output.text
+        return cell, resources
+
+
+
+
+class ShortenTestTracebacks(Preprocessor):
+    """Feedback keeps each failed test's error type and message but drops its traceback.
+
+    IPython tracebacks quote the lines around the failing assertion, which would show hidden test code
+    to students; the assertion messages are written to say what is wrong without that.
+    """
+
+    enabled = Bool(True).tag(config=True)  # nbconvert preprocessors are off unless enabled
+
+    def preprocess_cell(self, cell, resources, index):
+        nbgrader = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "code" and nbgrader.get("grade") and not nbgrader.get("solution"):
+            for output in cell.get("outputs", []):
+                if output.output_type == "error":
+                    message = _strip_ansi(f"{output.ename}: {output.evalue}")
+                    output.traceback = [message]
+        return cell, resources
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
