@@ -20,11 +20,14 @@ c.IgnorePattern.pattern = r"(?m)^.*:\d+: \w*Warning: "
 # A student who deletes a test cell gets it back, and loses nothing but the cell's own points.
 c.OverwriteCells.add_missing_cells = True
 
-# Feedback shows each test's result and message, not the hidden test code (nbgrader puts it there).
+# Feedback shows each test's result and the first line of its message, not the hidden test code (nbgrader
+# puts it there) nor anything live from the student's outputs. Hidden regions are cleared in test cells only,
+# so a stray "### BEGIN HIDDEN TESTS" in an answer cannot stop a student's feedback.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "nbgrader.preprocessors.ClearHiddenTests",
+    "dlcourse.preprocessors.ClearHiddenTestsOfTestCells",
     "dlcourse.preprocessors.ShortenTestTracebacks",
+    "dlcourse.preprocessors.SanitizeOutputs",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
@@ -48,6 +51,7 @@ c.Autograde.autograde_preprocessors = [
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
+    "dlcourse.preprocessors.SanitizeOutputs",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
@@ -63,3 +67,6 @@ c.Autograde.sanitize_preprocessors = [
 ]
 c.GuardedExecute.notebook_timeout = 900  # seconds per notebook, on top of Execute.timeout per cell
 c.SandboxedKernelManager.memory_mb = 6144  # RLIMIT_DATA per grading kernel
+# A collected submission is hostile data: links, fifos, devices and hard links in submitted/ are removed before
+# nbgrader copies it (its copy follows links). `dlcourse grade` reads submissions the same way.
+c.Autograde.pre_convert_hook = "dlcourse.plugins.drop_unsafe_submission_files"

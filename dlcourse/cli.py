@@ -122,14 +122,17 @@ def cmd_grade(root: Path, args) -> int:
 
 
 def cmd_feedback(root: Path, args) -> int:
-    grading.generate_feedback(grading.api(root), args.assignment,
-                              grading.submitted_students(root, args.assignment))
+    problems = grading.generate_feedback(grading.api(root), args.assignment,
+                                         grading.submitted_students(root, args.assignment))
+    for student, problem in problems.items():
+        if problem:
+            print(f"{student}: no feedback: {problem.strip().splitlines()[-1]}")
     print(f"feedback in {root / 'feedback'}")
     if args.pdf:
         pages = sorted((root / "feedback").glob(f"*/{args.assignment}/*.html"))
         pdf.html_files_to_pdf(pages)
         print(f"{len(pages)} feedback PDFs written next to the HTML ({pdf.ROUTE})")
-    return 0
+    return 1 if any(problems.values()) else 0
 
 
 def cmd_pdf(_root, args) -> int:
@@ -165,7 +168,9 @@ def cmd_demo(root: Path, args) -> int:
         failed = {s: p for s, p in problems.items() if p}
         if failed:
             raise grading.GradingError(f"autograde of {name} failed for {sorted(failed)}")
-        grading.generate_feedback(nb_api, name, DEMO_STUDENTS)
+        failed = {s: p for s, p in grading.generate_feedback(nb_api, name, DEMO_STUDENTS).items() if p}
+        if failed:
+            raise grading.GradingError(f"feedback of {name} failed for {sorted(failed)}")
         scores = grading.cell_scores(nb_api, name)
         print(score_table(scores, name))
         for student, cells in scores.items():

@@ -3,6 +3,7 @@
 Everything here works on a course directory: a folder with ``nbgrader_config.py`` and ``source/``.
 """
 
+import logging
 import os
 import warnings
 from collections.abc import Iterable
@@ -13,6 +14,7 @@ from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 CONFIG_FILE = "nbgrader_config.py"
+log = logging.getLogger(__name__)
 
 
 class GradingError(RuntimeError):
@@ -93,10 +95,38 @@ def autograde(nbgrader_api, assignment_id: str, students: Iterable[str], progres
     return problems
 
 
-def generate_feedback(nbgrader_api, assignment_id: str, students: Iterable[str]) -> None:
+def generate_feedback(nbgrader_api, assignment_id: str, students: Iterable[str]) -> dict[str, str]:
+    """Feedback pages for each student, one at a time; returns {student: error text or ""}.
+
+    A student whose feedback fails does not stop the others. Each student's feedback folder keeps only its
+    HTML pages: files nbgrader copied beside them from the autograded folder are removed and named.
+    """
+    problems = {}
     for student in students:
-        _checked(nbgrader_api.generate_feedback(assignment_id, student, force=True),
-                 f"generate_feedback {assignment_id} {student}")
+        result = nbgrader_api.generate_feedback(assignment_id, student, force=True)
+        problems[student] = "" if result.get("success") else (result.get("error") or result.get("log", ""))
+        folder = Path(nbgrader_api.coursedir.root) / "feedback" / student / assignment_id
+        for removed in keep_only(folder, (".html",)):
+            log.warning("feedback of %s: removed %s (only the feedback pages are given back)", student, removed)
+    return problems
+
+
+def keep_only(folder: Path, suffixes: tuple[str, ...]) -> list[str]:
+    """Remove from ``folder`` everything but regular files with these suffixes; returns what was removed.
+
+    Links are removed as links, never followed.
+    """
+    removed = []
+    if folder.is_symlink() or not folder.is_dir():
+        return removed
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_symlink() or (path.is_file() and path.suffix not in suffixes) or \
+                not (path.is_file() or path.is_dir()):
+            path.unlink()
+            removed.append(str(path.relative_to(folder)))
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    return removed
 
 
 def cell_scores(nbgrader_api, assignment_id: str) -> dict[str, dict[str, CellScore]]:

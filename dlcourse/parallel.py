@@ -20,7 +20,7 @@ from datetime import datetime
 from multiprocessing import get_context
 from pathlib import Path
 
-from dlcourse import grading
+from dlcourse import grading, sandbox
 
 # torch, OpenBLAS and MKL size their thread pools from these; kernels inherit them from their grader.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -66,8 +66,13 @@ def make_kit(root: Path, assignment_id: str) -> Kit:
         return Kit(assignment_id, _read_tree(course))
 
 
-def read_submission(root: Path, assignment_id: str, student_id: str) -> Submission:
-    return Submission(student_id, _read_tree(root / "submitted" / student_id / assignment_id))
+def read_submission(root: Path, assignment_id: str, student_id: str, max_mb: int = 200) -> Submission:
+    """The student's submitted files, as data: regular files only, never through a link, ``max_mb`` in all."""
+    folder = root / "submitted" / student_id / assignment_id
+    files, dropped = sandbox.staged_files(folder, max_mb * 2**20, notebooks=True)
+    for relative, reason in dropped:
+        grading.log.warning("submission of %s: left out %s (%s)", student_id, relative, reason)
+    return Submission(student_id, {relative.as_posix(): sandbox.read_regular(folder / relative) for relative in files})
 
 
 def grade(kit: Kit, submission: Submission, threads: int | None = None) -> Result:

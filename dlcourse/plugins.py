@@ -5,6 +5,7 @@ Configured in nbgrader_config.py (``c.AssignLatePenalties.plugin_class``) or nam
 """
 
 import csv
+import logging
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -129,3 +130,23 @@ class LatePenalty(LateSubmissionPlugin):
         self.log.warning("%s is late by %d started day(s): penalty %g of %g points (%g per day)",
                          student_id, days, penalty, score, self.per_day)
         return penalty
+
+
+def drop_unsafe_submission_files(assignment: str, student: str, notebooks: list[str]) -> None:
+    """``Autograde.pre_convert_hook``: a collected submission holds only regular files before nbgrader copies it.
+
+    nbgrader copies ``submitted/`` with ``shutil.copy``, which follows links, and then changes the copies'
+    modes: a link planted in the exchange would bring the target's content (the gradebook, a classmate's
+    work) into the autograded and feedback folders. Links, fifos, sockets, devices and hard links are not
+    a student's work: they are removed (as links, never followed) and named in the log.
+    """
+    from dlcourse.sandbox import HARD_LINK, NOT_REGULAR, staged_files
+
+    if not notebooks:
+        return
+    folder = Path(notebooks[0]).parent
+    for relative, reason in staged_files(folder, max_bytes=2**63, notebooks=True)[1]:
+        if reason in (NOT_REGULAR, HARD_LINK):
+            (folder / relative).unlink()
+            logging.getLogger("nbgrader").warning("%s/%s: removed %s from the submission (%s)", student, assignment,
+                                                  relative, reason)

@@ -30,7 +30,7 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbconvert.preprocessors import Preprocessor
 from nbformat.v4 import new_output
-from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
 from traitlets import Bool, Integer, List, Unicode
 
 from dlcourse.sandbox import SandboxedKernelManager
@@ -312,22 +312,99 @@ class TestStderrKeepsPoints(NbGraderPreprocessor):
 
 
 class ShortenTestTracebacks(Preprocessor):
-    """Feedback keeps each failed test's error type and message but drops its traceback.
+    """Feedback keeps each failed test's error type and the first line of its message, nothing more.
 
     IPython tracebacks quote the lines around the failing assertion, which would show hidden test code
-    to students; the assertion messages are written to say what is wrong without that.
+    to students; the assertion messages are written to say what is wrong without that, on one line. An
+    exception raised by the student's code while a test ran carries whatever the student put in it: it is
+    cut to one line of at most ``max_message_chars`` so that it cannot carry data out of the grading run.
     """
 
     enabled = Bool(True).tag(config=True)  # nbconvert preprocessors are off unless enabled
+    max_message_chars = Integer(300, help="Characters kept of a failed test's message.").tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
-        nbgrader = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code" and nbgrader.get("grade") and not nbgrader.get("solution"):
+        if _is_test_cell(cell):
             for output in cell.get("outputs", []):
                 if output.output_type == "error":
-                    message = _strip_ansi(f"{output.ename}: {output.evalue}")
-                    output.traceback = [message]
+                    output.evalue = self.bounded(output.evalue)
+                    output.traceback = [f"{output.ename}: {output.evalue}"]
         return cell, resources
+
+    def bounded(self, message: str) -> str:
+        lines = _strip_ansi(message).strip().splitlines() or [""]
+        first = lines[0]
+        cut = len(first) > self.max_message_chars or len(lines) > 1
+        return first[:self.max_message_chars] + (" [message cut]" if cut else "")
+
+
+class ClearHiddenTestsOfTestCells(ClearHiddenTests):
+    """nbgrader's ClearHiddenTests on test cells only.
+
+    Test cells come back from the source when autograding, so their hidden regions are well formed; an
+    answer cell may hold any text, and a stray ``### BEGIN HIDDEN TESTS`` there must not stop the student's
+    feedback (nbgrader raises on a region without its end).
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        if not _is_test_cell(cell):
+            return cell, resources
+        return super().preprocess_cell(cell, resources, index)
+
+
+class SanitizeOutputs(NbGraderPreprocessor):
+    """What the student's notebook shows, made safe to open in formgrader and in the feedback page.
+
+    Code cell outputs keep plain text, PNG/JPEG images, LaTeX and JSON; HTML and Markdown outputs are
+    cleaned with bleach to formatting tags (no script, no event handler, no style, no frame, images only
+    from ``data:`` URIs so nothing is fetched from elsewhere); every other type (JavaScript, SVG, widgets)
+    is dropped. Markdown cells the student could edit (unlocked) are cleaned the same way; locked cells are
+    the instructor's and come back from the source.
+    """
+
+    enabled = Bool(True).tag(config=True)
+    kept_output_types = List(Unicode(), ["text/plain", "image/png", "image/jpeg", "text/latex",
+                                         "application/json"], help="Output types kept as they are.").tag(config=True)
+    cleaned_output_types = List(Unicode(), ["text/html", "text/markdown"],
+                                help="Output types kept after cleaning.").tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code":
+            for output in cell.get("outputs", []):
+                data = output.get("data")
+                if data is None:
+                    continue
+                for key in list(data):
+                    if key in self.cleaned_output_types:
+                        data[key] = clean_html(data[key] if isinstance(data[key], str) else "".join(data[key]))
+                    elif key not in self.kept_output_types:
+                        del data[key]
+        elif cell.cell_type in ("markdown", "raw") and not cell.get("metadata", {}).get("nbgrader", {}).get("locked"):
+            cell.source = clean_html(cell.source)
+        return cell, resources
+
+
+SAFE_TAGS = ["a", "abbr", "b", "blockquote", "br", "code", "del", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6",
+             "hr", "i", "img", "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table", "tbody", "td",
+             "th", "thead", "tr", "ul"]
+
+
+def _safe_attribute(tag: str, name: str, value: str) -> bool:
+    if name in ("class", "title", "alt", "colspan", "rowspan", "width", "height"):
+        return True
+    if tag == "img" and name == "src":
+        return value.startswith("data:image/") and not value.startswith("data:image/svg")
+    if tag == "a" and name == "href":
+        return value.startswith(("https://", "http://", "#", "mailto:"))
+    return False
+
+
+def clean_html(text: str) -> str:
+    """``text`` with only formatting left (see :class:`SanitizeOutputs`); anything else is shown escaped."""
+    import bleach
+
+    return bleach.clean(text, tags=SAFE_TAGS, attributes=_safe_attribute,
+                        protocols=["http", "https", "mailto", "data"], strip_comments=True)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

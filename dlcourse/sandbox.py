@@ -43,51 +43,54 @@ HOME_CACHES = [".cache/matplotlib", ".cache/dlcourse"]
 NOTEBOOK_SUFFIX = ".ipynb"
 
 
-def staged_files(folder: Path, max_bytes: int) -> tuple[list[Path], list[str]]:
-    """The files of ``folder`` a kernel may be given, and why each other entry was left out.
+NOT_REGULAR, HARD_LINK, HIDDEN, TOO_LARGE = ("not a regular file: a link, fifo, socket or device", "a hard link",
+                                            "hidden", "over the size limit of all files")
 
-    Only regular files with a single link, outside hidden folders, no notebooks, at most ``max_bytes`` in all,
-    never through a link (a link to a folder is not entered).
+
+def staged_files(folder: Path, max_bytes: int, notebooks: bool = False) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The files of ``folder`` a kernel may be given, and (path, reason) for each other entry left out.
+
+    Only regular files with a single link, outside hidden folders, at most ``max_bytes`` in all, never through
+    a link (a link to a folder is not entered); notebooks only if ``notebooks``, else silently skipped.
+    Paths are relative to ``folder``.
     """
     kept, dropped, total = [], [], 0
     for dirpath, dirnames, filenames in os.walk(folder):
         here = Path(dirpath)
         for name in list(dirnames):
-            info = os.lstat(here / name)
-            if name.startswith(".") or not stat.S_ISDIR(info.st_mode):
+            if os.path.islink(here / name) or name.startswith("."):
                 dirnames.remove(name)
-                dropped.append(f"{(here / name).relative_to(folder)} (a hidden folder or a link)")
+                dropped.append(((here / name).relative_to(folder), NOT_REGULAR if os.path.islink(here / name)
+                                else HIDDEN))
         for name in sorted(filenames):
-            path = here / name
-            relative = path.relative_to(folder)
-            info = os.lstat(path)
-            if name.endswith(NOTEBOOK_SUFFIX):
+            relative = (here / name).relative_to(folder)
+            info = os.lstat(here / name)
+            if name.endswith(NOTEBOOK_SUFFIX) and not notebooks and stat.S_ISREG(info.st_mode):
                 continue  # the notebook reaches the kernel cell by cell, never as a file
-            if not stat.S_ISREG(info.st_mode):
-                dropped.append(f"{relative} (not a regular file: a link, fifo, socket or device)")
-            elif info.st_nlink > 1:
-                dropped.append(f"{relative} (a hard link)")
-            elif name.startswith("."):
-                dropped.append(f"{relative} (a hidden file)")
-            elif total + info.st_size > max_bytes:
-                dropped.append(f"{relative} ({info.st_size} bytes: over the {max_bytes}-byte limit of all files)")
+            reason = (NOT_REGULAR if not stat.S_ISREG(info.st_mode) else HARD_LINK if info.st_nlink > 1
+                      else HIDDEN if name.startswith(".") else TOO_LARGE if total + info.st_size > max_bytes
+                      else "")
+            if reason:
+                dropped.append((relative, reason))
             else:
                 kept.append(relative)
                 total += info.st_size
     return kept, dropped
 
 
-def copy_regular(source: Path, target: Path) -> None:
-    """Copy a file that must still be the regular file it was when listed (never through a link)."""
-    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    try:
+def read_regular(path: Path) -> bytes:
+    """The bytes of a file that must still be the regular file it was when listed (never through a link)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{source} changed into something other than a regular file")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with os.fdopen(fd, "rb", closefd=False) as src, open(target, "xb") as dst:
-            shutil.copyfileobj(src, dst)
-    finally:
-        os.close(fd)
+            raise OSError(f"{path} changed into something other than a regular file")
+        return handle.read()
+
+
+def copy_regular(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "xb") as handle:
+        handle.write(read_regular(source))
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -136,8 +139,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         files, dropped = staged_files(submission, self.max_submission_mb * 2**20)
         for relative in files:
             copy_regular(submission / relative, staged / "submission" / relative)
-        for reason in dropped:
-            self.log.warning("not given to the grading kernel: %s", reason)
+        for relative, reason in dropped:
+            self.log.warning("not given to the grading kernel: %s (%s)", relative, reason)
         home = Path.home()
         for cache in self.home_caches:
             if (home / cache).is_dir():
