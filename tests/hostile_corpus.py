@@ -11,6 +11,11 @@ a submission grades in a few seconds, so every case can have its own student in 
 ``CASES`` is a plain list so that a parallel grader can take the whole corpus as one batch.
 """
 
+import hashlib
+import html
+import json
+import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -27,13 +32,18 @@ ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "hostile"
 TESTS = ("test_add", "test_conv", "test_clip")
 REFERENCE_FIRST, REFERENCE_LAST = "reference_first", "reference_last"  # graded before and after the cases
-CELL_TIMEOUT, NOTEBOOK_BUDGET, MEMORY_MB = 4, 12, 3072
+CELL_TIMEOUT, NOTEBOOK_BUDGET, MEMORY_MB, MAX_PROCESSES, DISK_MB, MESSAGE_MB = 4, 12, 3072, 64, 256, 16
+# Set in the grading process: a kernel must never see it (its environment is reduced to what it needs).
+GRADER_SECRET, GRADER_SECRET_VALUE = "DLCOURSE_GRADER_SECRET", "s3cret-of-the-grading-process"
 
 # Short limits so that the corpus is fast; everything else is the course's own configuration.
 TEST_CONFIG = f"""
 c.Execute.timeout = {CELL_TIMEOUT}
 c.GuardedExecute.notebook_timeout = {NOTEBOOK_BUDGET}
 c.SandboxedKernelManager.memory_mb = {MEMORY_MB}
+c.SandboxedKernelManager.max_processes = {MAX_PROCESSES}
+c.SandboxedKernelManager.disk_mb = {DISK_MB}
+c.SandboxedKernelManager.max_message_mb = {MESSAGE_MB}
 """
 
 
@@ -103,6 +113,8 @@ class Case:
     lose its points to a phrase its error output must contain; every other test cell must keep its points.
     ``error`` is a phrase nbgrader's error for the student must contain (the submission cannot be graded);
     ``check(course, student)`` returns problems with anything else the case must not have harmed.
+    ``files`` are submitted beside the notebook ({path: text}); ``links`` are planted in the submitted folder
+    as if through the exchange ({path: target}, where COURSE in the target stands for the course folder).
     """
 
     name: str
@@ -111,6 +123,8 @@ class Case:
     lose: dict = field(default_factory=dict)
     error: str = ""
     check: Callable | None = None
+    files: dict = field(default_factory=dict)
+    links: dict = field(default_factory=dict)
 
 
 def answered(**changes: str) -> Callable:
@@ -243,6 +257,225 @@ def _stderr_visible(course: Path, student: str) -> list[str]:
 def _autograded_text(course: Path, student: str) -> str:
     return (course / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
 
+def _outputs_text(course: Path, student: str) -> str:
+    """Every output of the student's autograded notebook, as JSON text (not the cells' source)."""
+    path = course / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    if not path.is_file():
+        return ""
+    return "\n".join(json.dumps(c.get("outputs", [])) for c in nbformat.read(path, as_version=4).cells)
+
+
+def _absent(course: Path, student: str, *phrases: str) -> list[str]:
+    text = _outputs_text(course, student)
+    return [f"{phrase!r} in the outputs of the autograded notebook" for phrase in phrases if phrase in text]
+
+
+def _nothing_found(course: Path, student: str) -> list[str]:
+    found = [line for line in _outputs_text(course, student).split("\\n") if "FOUND" in line]
+    return [f"the kernel found course files: {found[:3]}"] if found else []
+
+
+def _only_regular_files(course: Path, student: str) -> list[str]:
+    """The student's autograded folder holds regular files only, none of them a copy of a course file."""
+    problems = []
+    course_files = {p.read_bytes() for p in (course / "gradebook.db", course / grading.CONFIG_FILE,
+                                             course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")}
+    for path in sorted((course / "autograded" / student).rglob("*")):
+        if path.is_symlink() or not (path.is_file() or path.is_dir()):
+            problems.append(f"autograded/{path.relative_to(course / 'autograded')} is not a regular file")
+        elif path.is_file() and path.read_bytes() in course_files:
+            problems.append(f"autograded/{path.relative_to(course / 'autograded')} is a copy of a course file")
+    return problems
+
+
+def _floods_bounded(course: Path, student: str) -> list[str]:
+    text = _outputs_text(course, student)
+    forks = re.search(r"forks stopped after (\d+)", text)
+    disk = re.search(r"disk stopped at (\d+) MB", text)
+    problems = []
+    if not forks or int(forks.group(1)) >= MAX_PROCESSES:
+        problems.append(f"processes not bounded by {MAX_PROCESSES}: {forks and forks.group(0)}")
+    if not disk or int(disk.group(1)) > DISK_MB:
+        problems.append(f"disk not bounded by {DISK_MB} MB: {disk and disk.group(0)}")
+    big = [p.name for p in (course / "autograded" / student).rglob("*") if p.is_file() and p.stat().st_size > 2**24]
+    return problems + ([f"large files came back: {big}"] if big else [])
+
+
+def _output_small(course: Path, student: str) -> list[str]:
+    path = course / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    return [] if path.stat().st_size < 2_000_000 else [f"the autograded notebook has {path.stat().st_size} bytes"]
+
+
+# Live markup a student's output could smuggle into a page (escaped text does not match).
+LIVE_MARKUP = [r"<script>alert", r"<script[^>]*>\s*var element", r"<iframe", r"<\w+\b[^>]*\son[a-z]+\s*=",
+               r"<img\b[^>]*\bsrc=[\"']?https?:", r"href=[\"']?javascript:"]
+
+
+def feedback_problems(course: Path, student: str, students: list[str], submitted_sources: str) -> list[str]:
+    """What a student's feedback must not hold: instructor lines, other students' ids, files other than the
+    feedback page, live markup, long error messages, the grader's secret."""
+    folder = course / "feedback" / student / ASSIGNMENT
+    if not folder.is_dir():
+        return ["no feedback"]
+    problems = [f"feedback holds {p.name}" for p in folder.rglob("*") if p.is_symlink() or p.suffix != ".html"]
+    page = (folder / f"{ASSIGNMENT}.html").read_text()
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    for line in instructor_only_lines(course):
+        if line in text and line not in submitted_sources:
+            problems.append(f"instructor line in feedback: {line!r}")
+    problems += [f"another student's id in feedback: {other}" for other in students
+                 if other != student and other in text and other not in submitted_sources]
+    problems += [f"live markup in feedback: {pattern}" for pattern in LIVE_MARKUP if re.search(pattern, page)]
+    if GRADER_SECRET_VALUE in page:
+        problems.append("the grader's secret environment variable is in the feedback")
+    for message in re.findall(r"(?:Error|Exception): ([^\n<]*)", text):
+        if len(message) > 320:
+            problems.append(f"an error message of {len(message)} characters")
+    return problems
+
+
+def instructor_only_lines(course: Path) -> list[str]:
+    """Lines of the source notebook (solutions, hidden tests) that are not in the release."""
+    def lines(path):
+        notebook = nbformat.read(path, as_version=4)
+        return {line.strip() for cell in notebook.cells for line in cell.source.splitlines()}
+    source = lines(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    release = lines(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    return sorted(line for line in source - release if len(line) >= 12 and "###" not in line)
+
+
+def course_checksums(course: Path) -> dict[str, str]:
+    """sha256 of the instructor's files: config, source and release."""
+    files = [course / grading.CONFIG_FILE, *sorted((course / "source").rglob("*")),
+             *sorted((course / "release").rglob("*"))]
+    return {str(p.relative_to(course)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p.is_file()}
+
+
+# --- reaching what a submission must never see ------------------------------------------------------------
+
+# Looks for the course from everything the kernel knows (dlcourse's location, its folder, $HOME) and execs
+# whatever solution or classmate's code it finds; prints what it found.
+STEAL = """
+import glob, json, os, dlcourse
+places = {os.getcwd(), os.path.expanduser("~"), "/", "/root", "/home", "/srv", "/work", "/tmp"}
+for start in (dlcourse.__file__, os.getcwd()):
+    places.update(str(p) for p in __import__("pathlib").Path(start).resolve().parents)
+found = []
+for place in sorted(places):
+    for pattern in ("source/*/*.ipynb", "autograded/*/*/*.ipynb", "submitted/*/*/*.ipynb", "gradebook.db",
+                    "nbgrader_config.py", "*/*/*.ipynb"):
+        found += [p for p in glob.glob(os.path.join(place, pattern)) if os.path.isfile(p)]
+for path in sorted(set(found)):
+    print("FOUND", path)
+    if path.endswith(".ipynb"):
+        for cell in json.load(open(path))["cells"]:
+            if cell["cell_type"] == "code" and "def " in "".join(cell["source"]):
+                try:
+                    exec("".join(cell["source"]), globals())
+                except Exception:
+                    pass
+"""
+
+LEAK = f"""
+import os
+print("ENV", dict(os.environ))
+print("HOME", os.listdir(os.path.expanduser("~")), "ROOT", os.listdir("/"))
+for path in ("/root", "/work", "/etc/jupyter", "/srv"):
+    try:
+        print("LIST", path, os.listdir(path))
+    except OSError as error:
+        print("refused:", error)
+print("SECRET", os.environ.get("{GRADER_SECRET}"))
+"""
+
+LONG_ERROR = ("def conv(x, w):\n    raise RuntimeError('conv gave up ' + 'z' * 5000 + "
+              "'\\nsecond line that must not reach feedback')")
+
+# Links to the gradebook, a classmate, the config and the source, relative and absolute (COURSE is replaced
+# by the course folder), made when the answers run, when a test calls the submission, and at shutdown.
+LINKS = """
+import atexit, os
+def plant(tag):
+    targets = {"gradebook": "COURSE/gradebook.db", "config": "COURSE/nbgrader_config.py",
+               "source": "COURSE/source/hostile/hostile.ipynb",
+               "classmate": "COURSE/autograded/reference_first/hostile/hostile.ipynb",
+               "relative_gradebook": "../../../gradebook.db"}
+    for name, target in targets.items():
+        for make in (os.symlink, os.link):
+            try:
+                make(target, f"leak_{tag}_{name}_{make.__name__}.html")
+            except OSError as error:
+                print("refused:", error)
+    try:
+        os.mkfifo(f"leak_{tag}.fifo")
+    except OSError as error:
+        print("refused:", error)
+    try:
+        os.replace(f"leak_{tag}_gradebook_symlink.html", "hostile.ipynb")
+    except OSError as error:
+        print("refused:", error)
+plant("import")
+atexit.register(plant, "shutdown")
+"""
+
+FORK_FLOOD = f"""
+import os, time
+children = []
+try:
+    for _ in range(10 * {MAX_PROCESSES}):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        children.append(pid)
+except OSError as error:
+    print(f"forks stopped after {{len(children)}}: {{type(error).__name__}}")
+for pid in children:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+"""
+
+DISK_FLOOD = f"""
+import os
+written = 0
+try:
+    with open("big.bin", "wb") as big:
+        for _ in range(4 * {DISK_MB}):
+            big.write(b"d" * 2**20)
+            big.flush()
+            written += 1
+except OSError as error:
+    print(f"disk stopped at {{written}} MB: {{error.strerror}}")
+os.remove("big.bin")
+with open("sparse.bin", "wb") as sparse:
+    sparse.truncate(2 * 2**30)
+"""
+
+SHARED_MEMORY_FLOOD = f"""
+import os
+fd = os.memfd_create("flood")
+for step in range({4 * MEMORY_MB // 256}):
+    os.posix_fallocate(fd, step * 2**28, 2**28)
+"""
+
+MESSAGE_FLOOD = f"""
+import sys
+sys.stdout.write("y" * ({MESSAGE_MB} + 200) * 2**20)
+sys.stdout.flush()
+"""
+
+SCRIPTS = """
+from IPython.display import HTML, SVG, Javascript, Markdown, display
+display(HTML("<script>alert('HOSTILE-SCRIPT')</script><img src=x onerror=alert('HOSTILE-ONERROR')>"
+             "<iframe src='https://example.com/HOSTILE-FRAME'></iframe><img src='https://example.com/HOSTILE.png'>"))
+display(Javascript("alert('HOSTILE-JS')"))
+display(SVG("<svg xmlns='http://www.w3.org/2000/svg'><script>alert('HOSTILE-SVG')</script></svg>"))
+display(Markdown("<a href='javascript:alert(1)' onclick=\\"alert('HOSTILE-CLICK')\\">click</a>"))
+"""
+
+FAKE_CHECKS = "def assert_close(*args, **kwargs):\n    print('FAKE CHECKS')\n"
+FAKE_PACKAGE = "print('FAKE PACKAGE')\nallclose = lambda *args, **kwargs: True\n"
+
 
 CASES = [
     Case("answer_cell_mishaps", "in answer cells: an endless loop, a 64 GB allocation, sys.exit()",
@@ -328,6 +561,47 @@ CASES = [
                   suffix_clip=NETWORK_PROBE),
          check=lambda course, student: [*_gradebook_intact(course, student), *_others_intact(course, student),
                                         *_network_blocked(course, student)]),
+    Case("steal_solution", "no answers; looks for the source, classmates' notebooks, the gradebook and the "
+         "config from dlcourse's location, its folder and $HOME, and execs any solution it finds",
+         answered(add=STEAL, conv="pass", clip="pass"), lose={t: "" for t in TESTS},
+         check=lambda course, student: _nothing_found(course, student)),
+    Case("leak_environment", "prints the environment, $HOME, / and the course's parents; a tested function raises "
+         "a 5,000-character, two-line message", answered(suffix_add=LEAK, conv=LONG_ERROR),
+         lose={"test_conv": "conv gave up"},
+         check=lambda course, student: _absent(course, student, GRADER_SECRET_VALUE)),
+    Case("links_everywhere", "symlinks, hard links and a fifo to the gradebook, the config, the source and a "
+         "classmate, relative and absolute, made at import, in a test and at shutdown; the notebook replaced "
+         "by a link", answered(add=LINKS + "\ndef add(a, b):\n    plant('test')\n    return a + b"),
+         check=lambda course, student: _only_regular_files(course, student)),
+    Case("planted_links", "links in the collected submission itself (as if planted in the exchange): to the "
+         "gradebook, the config, the source and a classmate's notebook; a fifo",
+         answered(), links={"leak_gradebook.html": "../../../gradebook.db",
+                            "config.html": "COURSE/nbgrader_config.py",
+                            "source.html": "COURSE/source/hostile/hostile.ipynb",
+                            "classmate.ipynb": f"../../{REFERENCE_FIRST}/hostile/hostile.ipynb",
+                            "pipe": "FIFO"},
+         check=lambda course, student: _only_regular_files(course, student)),
+    Case("shadow_packages", "a wrong clip, with dlcourse/checks.py (a no-op assert_close), numpy.py and torch/ "
+         "submitted beside the notebook", answered(clip=WRONG_CLIP),
+         files={"dlcourse/__init__.py": "", "dlcourse/checks.py": FAKE_CHECKS, "numpy.py": FAKE_PACKAGE,
+                "torch/__init__.py": FAKE_PACKAGE},
+         lose={"test_clip": "clip_norm"},
+         check=lambda course, student: _absent(course, student, "FAKE CHECKS", "FAKE PACKAGE")),
+    Case("process_and_disk_floods", "forks until refused; writes until the disk is full and a 2 GiB sparse file",
+         answered(suffix_add=FORK_FLOOD, suffix_conv=DISK_FLOOD),
+         check=lambda course, student: _floods_bounded(course, student)),
+    Case("shared_memory_flood", "fills a memfd (shared memory, which RLIMIT_DATA does not count) past the memory "
+         "limit", answered(suffix_clip=SHARED_MEMORY_FLOOD),
+         lose={"test_clip": "not run: the kernel died in cell 7 (clip)"}),
+    Case("message_flood", f"one print larger than the grader accepts ({MESSAGE_MB} MB)",
+         answered(suffix_add=MESSAGE_FLOOD), check=lambda course, student: _output_small(course, student)),
+    Case("scripts_in_outputs", "HTML with <script>, onerror, an iframe and a remote image; JavaScript, SVG with "
+         "a script, Markdown with a javascript: link", answered(suffix_add=SCRIPTS),
+         check=lambda course, student: _absent(course, student, "<script>alert", "onerror=", "<iframe",
+                                               "HOSTILE-JS", "HOSTILE-SVG", "https://example.com/HOSTILE.png",
+                                               "javascript:alert")),
+    Case("breaks_feedback", "an answer with a '# ### BEGIN HIDDEN TESTS' line and no end",
+         answered(prefix_add="# ### BEGIN HIDDEN TESTS")),
 ]
 
 
@@ -335,6 +609,7 @@ CASES = [
 
 def make_course(folder: Path):
     """A released course in ``folder`` holding the tiny assignment; returns its nbgrader API."""
+    os.environ[GRADER_SECRET] = GRADER_SECRET_VALUE
     shutil.copy(ROOT / grading.CONFIG_FILE, folder / grading.CONFIG_FILE)
     with open(folder / grading.CONFIG_FILE, "a") as config:
         config.write(TEST_CONFIG)
@@ -365,7 +640,16 @@ def write_submissions(course: Path, listener_port: int) -> list[str]:
         elif isinstance(submission, str):
             target.write_text(submission)
         else:
-            target.write_text(nbformat.writes(submission).replace(LOOPBACK_PORT, str(listener_port)))
+            target.write_text(nbformat.writes(submission).replace(LOOPBACK_PORT, str(listener_port))
+                              .replace("COURSE", str(course)))
+        for name, text in case.files.items():
+            _mkdirs((folder / name).parent)
+            (folder / name).write_text(text)
+        for name, link_target in case.links.items():
+            if link_target == "FIFO":
+                os.mkfifo(folder / name)
+            else:
+                (folder / name).symlink_to(link_target.replace("COURSE", str(course)))
     return [REFERENCE_FIRST, *(case.name for case in CASES), REFERENCE_LAST]
 
 
