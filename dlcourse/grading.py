@@ -99,16 +99,30 @@ def generate_feedback(nbgrader_api, assignment_id: str, students: Iterable[str])
     """Feedback pages for each student, one at a time; returns {student: error text or ""}.
 
     A student whose feedback fails does not stop the others. Each student's feedback folder keeps only its
-    HTML pages: files nbgrader copied beside them from the autograded folder are removed and named.
+    HTML pages: files nbgrader copied beside them from the autograded folder are removed and named. The
+    timestamp and the secret that ``nbgrader release_feedback`` reads come from the student's ``submitted/``
+    folder, never from what was graded.
     """
+    from dlcourse.sandbox import read_regular
+
+    root = Path(nbgrader_api.coursedir.root)
     problems = {}
     for student in students:
         result = nbgrader_api.generate_feedback(assignment_id, student, force=True)
         problems[student] = "" if result.get("success") else (result.get("error") or result.get("log", ""))
-        folder = Path(nbgrader_api.coursedir.root) / "feedback" / student / assignment_id
+        folder = root / "feedback" / student / assignment_id
         for removed in keep_only(folder, (".html",)):
-            log.warning("feedback of %s: removed %s (only the feedback pages are given back)", student, removed)
+            if removed not in RELEASE_FILES:
+                log.warning("feedback of %s: removed %s (only the feedback pages are given back)", student, removed)
+        submitted = root / "submitted" / student / assignment_id
+        for name in RELEASE_FILES:
+            if folder.is_dir() and (submitted / name).is_file() and not (submitted / name).is_symlink():
+                (folder / name).write_bytes(read_regular(submitted / name)[:4096])
     return problems
+
+
+# What nbgrader's release_feedback reads beside each feedback page (nbgrader submit writes both).
+RELEASE_FILES = ("timestamp.txt", "submission_secret.txt")
 
 
 def keep_only(folder: Path, suffixes: tuple[str, ...]) -> list[str]:

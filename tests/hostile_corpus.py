@@ -317,7 +317,8 @@ def feedback_problems(course: Path, student: str, students: list[str], submitted
     folder = course / "feedback" / student / ASSIGNMENT
     if not folder.is_dir():
         return ["no feedback"]
-    problems = [f"feedback holds {p.name}" for p in folder.rglob("*") if p.is_symlink() or p.suffix != ".html"]
+    problems = [f"feedback holds {p.name}" for p in folder.rglob("*")
+                if p.is_symlink() or (p.suffix != ".html" and p.name not in grading.RELEASE_FILES)]
     page = (folder / f"{ASSIGNMENT}.html").read_text()
     text = html.unescape(re.sub(r"<[^>]+>", "", page))
     for line in instructor_only_lines(course):
