@@ -40,10 +40,13 @@ c.GenerateFeedback.preprocessors = [
 c.AssignLatePenalties.plugin_class = "dlcourse.plugins.LatePenalty"
 c.LatePenalty.per_day = 0.1
 
-# Autograding that survives hostile or broken submissions (dlcourse/sandbox.py): nbgrader's Execute is
+# Autograding that survives hostile or broken submissions (dlcourse/preprocessors.py): nbgrader's Execute is
 # replaced by GuardedExecute (time budget per notebook, clear errors when a kernel dies or a loop never
-# ends, output cap, replaced test helpers detected) running kernels in a sandbox (no network, read-only
-# files but the student's folder, memory limit); stderr from a passing test cell no longer zeroes it.
+# ends, output cap, replaced test helpers detected) running each kernel in the sandbox (dlcourse/sandbox.py,
+# the grader's side; dlcourse/sandbox_launcher.py, the kernel's): an empty room with only the Python
+# environment, the student's own files and a private /tmp; no network, no privileges, bounded memory,
+# processes and disk. Stderr from a passing test cell no longer zeroes it; the student's outputs are
+# sanitized after grading, so the autograded notebook is safe to open in formgrader.
 c.Autograde.autograde_preprocessors = [
     "dlcourse.preprocessors.GuardedExecute",
     "nbgrader.preprocessors.IgnorePattern",
@@ -66,7 +69,11 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.GuardedExecute.notebook_timeout = 900  # seconds per notebook, on top of Execute.timeout per cell
-c.SandboxedKernelManager.memory_mb = 6144  # RLIMIT_DATA per grading kernel
+c.SandboxedKernelManager.memory_mb = 6144  # all of a kernel's memory, shared memory included (memory cgroup)
+c.SandboxedKernelManager.max_processes = 256  # processes and threads of a kernel (pids cgroup, RLIMIT_NPROC)
+c.SandboxedKernelManager.disk_mb = 1024  # the kernel's /tmp (its working folder and home) and /dev/shm
+c.SandboxedKernelManager.max_submission_mb = 100  # the student's files copied into the kernel's folder
+c.SandboxedKernelManager.max_message_mb = 64  # the largest message the grader takes from a kernel
 # A collected submission is hostile data: links, fifos, devices and hard links in submitted/ are removed before
 # nbgrader copies it (its copy follows links). `dlcourse grade` reads submissions the same way.
 c.Autograde.pre_convert_hook = "dlcourse.plugins.drop_unsafe_submission_files"

@@ -88,9 +88,10 @@ def read_regular(path: Path) -> bytes:
 
 
 def copy_regular(source: Path, target: Path) -> None:
+    content = read_regular(source)  # first: a refused source leaves no empty copy behind
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target, "xb") as handle:
-        handle.write(read_regular(source))
+        handle.write(content)
 
 
 class SandboxedKernelManager(AsyncKernelManager):

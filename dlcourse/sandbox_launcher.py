@@ -359,6 +359,40 @@ def unshare_pid_namespace() -> bool:
     return False
 
 
+def start_reaper() -> int:
+    """Fork a process that removes the cgroups written to the returned pipe once the launcher has ended.
+
+    jupyter_client kills a kernel by sending SIGKILL to the launcher's whole process group, which leaves the
+    supervisor no chance to clean up: the reaper leaves the session first, and the pipe's end tells it the
+    launcher is gone. Called before the PID namespace is unshared.
+    """
+    read_end, write_end = os.pipe()  # close-on-exec: the kernel does not keep it open
+    if os.fork():
+        os.close(read_end)
+        return write_end
+    try:
+        os.close(write_end)
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):  # release the grader's pipes at once
+            os.dup2(null, fd)
+        chunks = []
+        while chunk := os.read(read_end, 4096):
+            chunks.append(chunk)
+        for folder in reversed(b"".join(chunks).decode().split("\n")):
+            for _ in range(250):
+                try:
+                    os.rmdir(folder)
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
+                else:
+                    break
+    finally:
+        os._exit(0)
+
+
 def _exit_like(status: int) -> None:
     """Leave the way the kernel did, so the grader can tell a crash (signal) from an exit code."""
     if os.WIFSIGNALED(status):
@@ -417,6 +451,7 @@ def main(argv: list[str] | None = None) -> None:
     uid = FIRST_UID + secrets.randbelow(UID_RANGE)
     problems: list[str] = []
     cgroups = None
+    reaper = start_reaper() if os.geteuid() == 0 else None
     try:
         privileged = unshare_pid_namespace()
     except OSError as error:
@@ -425,6 +460,8 @@ def main(argv: list[str] | None = None) -> None:
     if privileged:
         cgroups = Cgroups(f"dlcourse-kernel-{uid}")
         problems += cgroups.create(limits)
+        if reaper is not None and cgroups.created:
+            os.write(reaper, "\n".join(cgroups.created).encode())
     if privileged is not None:
         ready_read, ready_write = os.pipe()
         child = os.fork()
