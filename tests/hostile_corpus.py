@@ -308,7 +308,7 @@ def _output_small(course: Path, student: str) -> list[str]:
 
 # Live markup a student's output could smuggle into a page (escaped text does not match).
 LIVE_MARKUP = [r"<script>alert", r"<script[^>]*>\s*var element", r"<iframe", r"<\w+\b[^>]*\son[a-z]+\s*=",
-               r"<img\b[^>]*\bsrc=[\"']?https?:", r"href=[\"']?javascript:"]
+               r"<img\b[^>]*\bsrc=[\"']?https?:", r"<a\b[^>]*\bhref=[\"']?javascript:"]
 
 
 def feedback_problems(course: Path, student: str, students: list[str], submitted_sources: str) -> list[str]:
