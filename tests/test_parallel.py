@@ -232,10 +232,12 @@ def hostile_batch(tmp_path_factory):
     listener = hostile_corpus.loopback_listener()
     try:
         students = hostile_corpus.write_submissions(course, listener.getsockname()[1])
+        before = hostile_corpus.course_checksums(course)
         results = parallel.grade_class(course, hostile_corpus.ASSIGNMENT, students, jobs=2, progress=False)
         assert not hostile_corpus.reached(listener), "a grading kernel connected to a port on this machine's loopback"
     finally:
         listener.close()
+    assert hostile_corpus.course_checksums(course) == before, "the course's config, source or release changed"
     return course, grading.cell_scores(nb_api, hostile_corpus.ASSIGNMENT), {s: r.error for s, r in results.items()}
 
 
