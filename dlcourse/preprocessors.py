@@ -33,7 +33,7 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
 from traitlets import Bool, Integer, List, Unicode
 
-from dlcourse.sandbox import SandboxedKernelManager
+from dlcourse.sandbox import SandboxedKernelClient, SandboxedKernelManager
 
 # Objects whose replacement would let a wrong answer pass a test; numpy, torch (if the notebook uses it)
 # and dlcourse.checks are imported before the first cell so that the genuine objects are recorded.
@@ -153,13 +153,19 @@ class GuardedExecute(Execute):
             cell.outputs.append(_error("DeadKernelError", "the kernel died while running this cell: "
                                        + _death_cause(self._exit_code())))
             self._halted = f"not run: the kernel died in {where}"
-        except CellTimeoutError:  # the kernel ignored the interrupt (e.g. a loop that catches KeyboardInterrupt)
+        except CellTimeoutError:  # the kernel ignored the interrupt, or its output channel was cut
             self._kill_kernel()
-            cell.outputs.append(_error("CellTimeoutError", self._timeout_message()
-                                       + "; the kernel did not stop when interrupted and was killed"))
-            self._halted = f"not run: {where} could not be stopped after its time limit"
+            if self._output_lost():
+                self._lost_output(cell, where)
+            else:
+                cell.outputs.append(_error("CellTimeoutError", self._timeout_message()
+                                           + "; the kernel did not stop when interrupted and was killed"))
+                self._halted = f"not run: {where} could not be stopped after its time limit"
         else:
-            self._after_cell(cell, where)
+            if self._output_lost():
+                self._lost_output(cell, where)
+            else:
+                self._after_cell(cell, where)
         if self._truncated:
             cell.outputs.append(new_output("stream", name="stdout",
                                            text=f"\n[output truncated: {self._truncated} characters]\n"))
@@ -264,6 +270,15 @@ class GuardedExecute(Execute):
         return ast.literal_eval(value["data"]["text/plain"])
 
     # --- kernel process --------------------------------------------------------------------------------------
+
+    def _lost_output(self, cell, where: str) -> None:
+        cell.outputs.append(_error("OutputLost", f"the kernel sent a message over {self.km.max_message_mb} MB, which "
+                                   "the grader refuses; this cell's outputs were lost"))
+        self._halted = f"not run: {where} sent more output than the grader takes"
+
+    def _output_lost(self) -> bool:
+        """The sandboxed client's output connection was cut: what the kernel sent since is lost, errors too."""
+        return isinstance(self.kc, SandboxedKernelClient) and self.kc.output_lost()
 
     def _exit_code(self) -> int | None:
         provisioner = getattr(self.km, "provisioner", None)

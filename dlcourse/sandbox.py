@@ -12,8 +12,8 @@ each kernel it makes a private folder in Jupyter's runtime folder (mode 0700) wi
   its own tmpfs);
 - ``root``: the empty mount point of the kernel's file system;
 
-and starts the kernel through the launcher with the limits below. Its ZeroMQ context refuses any message
-larger than ``max_message_mb``, so one huge output cannot grow the grader by gigabytes. The folder is
+and starts the kernel through the launcher with the limits below. Its client's ZeroMQ sockets refuse any
+message larger than ``max_message_mb``, so one huge output cannot grow the grader by gigabytes. The folder is
 removed when the kernel is cleaned up.
 """
 
@@ -28,9 +28,10 @@ from pathlib import Path
 
 import zmq
 import zmq.asyncio
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.paths import jupyter_runtime_dir
-from traitlets import Integer, List, Unicode, default
+from traitlets import DottedObjectName, Integer, List, Type, Unicode, default
 
 # What a kernel needs from the grader's environment; everything else (tokens, paths, the course's
 # location, the exchange) stays outside.
@@ -94,8 +95,48 @@ def copy_regular(source: Path, target: Path) -> None:
         handle.write(content)
 
 
+class SandboxedKernelClient(AsyncKernelClient):
+    """The grader's client of a sandboxed kernel: its sockets refuse messages over the manager's
+    ``max_message_mb``, so ZeroMQ drops such a message instead of buffering it in the grader.
+
+    ZeroMQ refuses an oversized message by closing the connection, and what the kernel sends on it next is
+    lost too, error outputs included: :meth:`output_lost` says whether that happened to the output channel,
+    so that the grader fails the cell instead of reading the silence as success.
+    """
+
+    _iopub_monitor = None
+
+    @default("context")
+    def _context_default(self):
+        self._created_context = True  # jupyter_client closes a context it made
+        context = zmq.asyncio.Context()
+        context.setsockopt(zmq.MAXMSGSIZE, self.parent.max_message_mb * 2**20)  # every socket made from it
+        return context
+
+    def connect_iopub(self, identity=None):
+        socket = super().connect_iopub(identity=identity)
+        address = f"inproc://dlcourse-iopub-monitor-{uuid.uuid4().hex}"
+        socket.monitor(address, zmq.EVENT_DISCONNECTED)
+        self._iopub_monitor = zmq.Context.shadow(self.context.underlying).socket(zmq.PAIR)
+        self._iopub_monitor.connect(address)
+        return socket
+
+    def output_lost(self) -> bool:
+        """True once the kernel's output connection was cut (by an oversized message)."""
+        return self._iopub_monitor is not None and bool(self._iopub_monitor.poll(0))
+
+    def stop_channels(self) -> None:
+        if self._iopub_monitor is not None:
+            self._iopub_monitor.close(linger=0)
+            self._iopub_monitor = None
+        super().stop_channels()
+
+
 class SandboxedKernelManager(AsyncKernelManager):
     """Starts the kernel through :mod:`dlcourse.sandbox_launcher`, talking to it over unix sockets."""
+
+    client_class = DottedObjectName("dlcourse.sandbox.SandboxedKernelClient")
+    client_factory = Type(SandboxedKernelClient, klass=AsyncKernelClient)
 
     memory_mb = Integer(6144, help="All the memory of a grading kernel, shared and file-backed included "
                         "(a memory cgroup), in MB; ordinary allocations fail with MemoryError a little "
@@ -113,12 +154,6 @@ class SandboxedKernelManager(AsyncKernelManager):
     home_caches = List(Unicode(), HOME_CACHES, help="Folders of the grader's $HOME copied into each kernel's "
                        "empty home: caches of public data only.").tag(config=True)
     _probed: dict[tuple, bool] = {}  # one warning per grading process about missing protections
-
-    @default("context")
-    def _context_default(self):
-        context = zmq.asyncio.Context()
-        context.setsockopt(zmq.MAXMSGSIZE, self.max_message_mb * 2**20)  # every socket made from it
-        return context
 
     async def _async_pre_start_kernel(self, **kw):
         base = Path(jupyter_runtime_dir()) / "dlcourse-sandbox"

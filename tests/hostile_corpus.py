@@ -594,8 +594,13 @@ CASES = [
     Case("shared_memory_flood", "fills a memfd (shared memory, which RLIMIT_DATA does not count) past the memory "
          "limit", answered(suffix_clip=SHARED_MEMORY_FLOOD),
          lose={"test_clip": "not run: the kernel died in cell 7 (clip)"}),
-    Case("message_flood", f"one print larger than the grader accepts ({MESSAGE_MB} MB)",
-         answered(suffix_add=MESSAGE_FLOOD), check=lambda course, student: _output_small(course, student)),
+    Case("message_flood", f"a right add that, when a test calls it, prints more than the grader takes "
+         f"({MESSAGE_MB} MB) at once, so that later errors would be lost with it",
+         answered(add="def add(a, b):" + MESSAGE_FLOOD.replace("\n", "\n    ") + "\n    return a + b"),
+         lose={"test_add": "which the grader refuses; this cell's outputs were lost",
+               "test_conv": "not run: cell 4 (test_add) sent more output than the grader takes",
+               "test_clip": "not run: cell 4 (test_add) sent more output than the grader takes"},
+         check=lambda course, student: _output_small(course, student)),
     Case("scripts_in_outputs", "HTML with <script>, onerror, an iframe and a remote image; JavaScript, SVG with "
          "a script, Markdown with a javascript: link", answered(suffix_add=SCRIPTS),
          check=lambda course, student: _absent(course, student, "<script>alert", "onerror=", "<iframe",

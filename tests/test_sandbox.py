@@ -752,3 +752,37 @@ def test_cgroups_are_removed_when_the_launcher_is_killed(base):
                 except OSError:
                     time.sleep(0.05)
     assert left == []
+
+
+OVERSIZED_MESSAGE = r"""
+import json, resource, sys
+from nbformat.v4 import new_code_cell, new_notebook
+from traitlets.config import Config
+from dlcourse.preprocessors import GuardedExecute
+
+notebook = new_notebook(cells=[new_code_cell("print('before')"),
+                               new_code_cell("import sys\nsys.stdout.write('y' * 200 * 2**20)\nsys.stdout.flush()"),
+                               new_code_cell("raise ValueError('a wrong answer')")])
+config = Config()
+config.SandboxedKernelManager.max_message_mb = 8
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+grader = GuardedExecute(timeout=60, kernel_name="python3", config=config)
+grader.preprocess(notebook, {"metadata": {"path": sys.argv[1]}})
+print(json.dumps({"grown_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024,
+                  "outputs": [[[o.output_type, o.get("ename"), o.get("evalue", "")] for o in cell.outputs]
+                              for cell in notebook.cells]}))
+"""
+
+
+@needs_root
+def test_an_oversized_message_is_refused_and_fails_the_cell_instead_of_growing_the_grader(tmp_path):
+    """One 200 MB print, graded in a fresh process: its memory grows by far less, and the cell and those after it
+    fail with a reason (what the kernel sends after a refused message is lost, errors included, so silence must
+    not pass for success)."""
+    run = subprocess.run([sys.executable, "-c", OVERSIZED_MESSAGE, str(tmp_path)], capture_output=True, text=True,
+                         timeout=120)
+    facts = json.loads(run.stdout.strip().splitlines()[-1])
+    assert facts["grown_mb"] < 100, f"the grader grew by {facts['grown_mb']:.0f} MB"
+    kinds = [[output[:2] for output in cell] for cell in facts["outputs"]]
+    assert kinds == [[["stream", None]], [["error", "OutputLost"]], [["error", "CellNotRun"]]], kinds
+    assert "over 8 MB" in facts["outputs"][1][0][2]
