@@ -51,6 +51,7 @@ c.Autograde.autograde_preprocessors = [
     "dlcourse.preprocessors.GuardedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "dlcourse.preprocessors.TestStderrKeepsPoints",
+    "dlcourse.preprocessors.TestResultsAreNotGrades",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",

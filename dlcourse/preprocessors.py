@@ -8,6 +8,7 @@ Autograding (``Autograde.sanitize_preprocessors`` and ``autograde_preprocessors`
   output, and a check that hidden tests still use the genuine numpy / torch / builtins / dlcourse.checks
   functions (:mod:`dlcourse.kernel_guard`, run inside the kernel).
 - :class:`TestStderrKeepsPoints` stops stray stderr from zeroing a test cell that passed.
+- :class:`TestResultsAreNotGrades` keeps a displayed value from being read as a test cell's grade.
 - :class:`DropEmptyGradeMetadata` keeps a copied test cell from crashing nbgrader's sanitizing.
 
 Feedback (``GenerateFeedback.preprocessors``):
@@ -324,6 +325,28 @@ class TestStderrKeepsPoints(NbGraderPreprocessor):
         return cell, resources
 
 
+
+
+class TestResultsAreNotGrades(NbGraderPreprocessor):
+    """A value displayed in a test cell is shown as text, never read as the cell's grade.
+
+    nbgrader takes a test cell's first ``execute_result`` as partial credit, before it looks for errors: a
+    submission whose function calls ``sys.displayhook(1.0)`` would get the points of a test that then fails,
+    and ``sys.displayhook(1e9)`` would stop its grades from being saved. The course's tests decide by raising
+    only, so the result becomes a plain stdout stream with the same text.
+    """
+
+    enabled = Bool(True).tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        if _is_test_cell(cell):
+            cell.outputs = [new_output("stream", name="stdout", text=_as_text(o.get("data", {}).get("text/plain", ""))
+                                       + "\n") if o.output_type == "execute_result" else o for o in cell.outputs]
+        return cell, resources
+
+
+def _as_text(value) -> str:
+    return value if isinstance(value, str) else "".join(value)
 
 
 class ShortenTestTracebacks(Preprocessor):

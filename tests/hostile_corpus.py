@@ -606,6 +606,13 @@ CASES = [
          check=lambda course, student: _absent(course, student, "<script>alert", "onerror=", "<iframe",
                                                "HOSTILE-JS", "HOSTILE-SVG", "https://example.com/HOSTILE.png",
                                                "javascript:alert")),
+    Case("displayhook_partial_credit", "a wrong add that calls sys.displayhook(1.0) before the test fails "
+         "(nbgrader reads a test cell's first result as its grade)",
+         answered(add="def add(a, b):\n    import sys\n    sys.displayhook(1.0)\n    return a - b"),
+         lose={"test_add": "add(np.arange(3), 1)"}),
+    Case("displayhook_huge_grade", "a right add that calls sys.displayhook(1e9) (a grade above the maximum "
+         "stopped nbgrader from saving the student's grades)",
+         answered(add="def add(a, b):\n    import sys\n    sys.displayhook(1e9)\n    return a + b")),
     Case("breaks_feedback", "an answer with a '# ### BEGIN HIDDEN TESTS' line and no end",
          answered(prefix_add="# ### BEGIN HIDDEN TESTS")),
 ]
