@@ -10,10 +10,12 @@ Autograding (``Autograde.sanitize_preprocessors`` and ``autograde_preprocessors`
 - :class:`TestStderrKeepsPoints` stops stray stderr from zeroing a test cell that passed.
 - :class:`TestResultsAreNotGrades` keeps a displayed value from being read as a test cell's grade.
 - :class:`DropEmptyGradeMetadata` keeps a copied test cell from crashing nbgrader's sanitizing.
+- :class:`SanitizeOutputs` leaves nothing live in what the student's code displayed (also for formgrader).
 
 Feedback (``GenerateFeedback.preprocessors``):
 
-- :class:`ShortenTestTracebacks` keeps each failed test's message but not the hidden code around it.
+- :class:`ClearHiddenTestsOfTestCells`: nbgrader's ClearHiddenTests, on test cells only.
+- :class:`ShortenTestTracebacks` keeps the first line of each failed test's message, not the hidden code.
 
 Students' Validate is untouched: none of this runs when they validate in JupyterLab.
 """
@@ -51,6 +53,7 @@ GUARDED_BUILTINS = [
     "int", "bool", "range", "zip", "print", "repr", "getattr", "hasattr", "type", "exec", "compile", "eval",
     "AssertionError", "Exception",
 ]
+
 
 def _is_test_cell(cell) -> bool:
     meta = cell.get("metadata", {}).get("nbgrader", {})
