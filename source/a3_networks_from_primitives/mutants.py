@@ -163,6 +163,10 @@ def fit(params, x_train, y_train, x_val, y_val, epochs, learning_rate, batch_siz
             fails=["test_trained_network"]),
     Variant("full-batch training: one update per epoch", "train_digits", replace=[("0.2, 16", "0.2, 899")],
             fails=["test_trained_network"]),
+    Variant("a smaller learning rate with batches of 32: 0.93 after 10 epochs, 0.96 after the task's 30",
+            "train_digits", replace=[("0.2, 16", "0.05, 32")]),
+    Variant("a smaller learning rate with batches of 16: 0.94 after 10 epochs, 0.96 after the task's 30",
+            "train_digits", replace=[("0.2, 16", "0.03, 16")]),
 
     # correct alternatives
     Variant("sigmoid via tanh: (1 + tanh(x / 2)) / 2", "sigmoid", code='''
