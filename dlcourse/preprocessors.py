@@ -160,14 +160,14 @@ class GuardedExecute(Execute):
         except CellTimeoutError:  # the kernel ignored the interrupt, or its output channel was cut
             self._kill_kernel()
             if self._output_lost():
-                self._lost_output(cell, where)
+                self._fail_for_lost_output(cell, where)
             else:
                 cell.outputs.append(_error("CellTimeoutError", self._timeout_message()
                                            + "; the kernel did not stop when interrupted and was killed"))
                 self._halted = f"not run: {where} could not be stopped after its time limit"
         else:
             if self._output_lost():
-                self._lost_output(cell, where)
+                self._fail_for_lost_output(cell, where)
             else:
                 self._after_cell(cell, where)
         if self._truncated:
@@ -275,7 +275,7 @@ class GuardedExecute(Execute):
 
     # --- kernel process --------------------------------------------------------------------------------------
 
-    def _lost_output(self, cell, where: str) -> None:
+    def _fail_for_lost_output(self, cell, where: str) -> None:
         cell.outputs.append(_error("OutputLost", f"the kernel sent a message over {self.km.max_message_mb} MB, which "
                                    "the grader refuses; this cell's outputs were lost"))
         self._halted = f"not run: {where} sent more output than the grader takes"

@@ -31,7 +31,7 @@ import zmq.asyncio
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.paths import jupyter_runtime_dir
-from traitlets import DottedObjectName, Integer, List, Type, Unicode, default
+from traitlets import Integer, List, Type, Unicode, default
 
 # What a kernel needs from the grader's environment; everything else (tokens, paths, the course's
 # location, the exchange) stays outside.
@@ -59,10 +59,10 @@ def staged_files(folder: Path, max_bytes: int, notebooks: bool = False) -> tuple
     for dirpath, dirnames, filenames in os.walk(folder):
         here = Path(dirpath)
         for name in list(dirnames):
-            if os.path.islink(here / name) or name.startswith("."):
+            reason = NOT_REGULAR if os.path.islink(here / name) else HIDDEN if name.startswith(".") else ""
+            if reason:
                 dirnames.remove(name)
-                dropped.append(((here / name).relative_to(folder), NOT_REGULAR if os.path.islink(here / name)
-                                else HIDDEN))
+                dropped.append(((here / name).relative_to(folder), reason))
         for name in sorted(filenames):
             relative = (here / name).relative_to(folder)
             info = os.lstat(here / name)
@@ -135,7 +135,6 @@ class SandboxedKernelClient(AsyncKernelClient):
 class SandboxedKernelManager(AsyncKernelManager):
     """Starts the kernel through :mod:`dlcourse.sandbox_launcher`, talking to it over unix sockets."""
 
-    client_class = DottedObjectName("dlcourse.sandbox.SandboxedKernelClient")
     client_factory = Type(SandboxedKernelClient, klass=AsyncKernelClient)
 
     memory_mb = Integer(6144, help="All the memory of a grading kernel, shared and file-backed included "
