@@ -3,9 +3,11 @@
 c = get_config()  # noqa: F821 -- provided by traitlets when nbgrader loads this file
 
 c.CourseDirectory.course_id = "dl-foundations"
-# Instructor-only files beside a source notebook that must never reach students, and photos that
+# Instructor-only files beside a source notebook that must never reach students (the variants that prove the
+# tests, the hidden checks), and photos that
 # assignment 6 puts in my_images/ when it runs (students' own photos are not collected either).
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "mutants.py", "my_images"]
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "mutants.py", "grader.py",
+                            "my_images"]
 
 # Per cell, sized to the longest cell of any assignment in grading mode (training loops shrink there).
 c.Execute.timeout = 300

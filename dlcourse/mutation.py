@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 
-from dlcourse import grading, parallel
+from dlcourse import grading, judge, parallel
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 REFERENCE, UNTOUCHED = "reference", "untouched"
@@ -227,6 +227,7 @@ def scratch_course(root: Path, assignment_id: str):
         course = Path(scratch)
         shutil.copy(root / grading.CONFIG_FILE, course / grading.CONFIG_FILE)
         shutil.copytree(root / "source" / assignment_id, course / "source" / assignment_id)
+        judge.share_secret(root, course)
         nb_api = grading.api(course)
         grading.build_release(nb_api, [assignment_id])
         notebook_name = f"{assignment_id}.ipynb"

@@ -20,7 +20,7 @@ from datetime import datetime
 from multiprocessing import get_context
 from pathlib import Path
 
-from dlcourse import grading, sandbox
+from dlcourse import grading, judge, sandbox
 
 # torch, OpenBLAS and MKL size their thread pools from these; kernels inherit them from their grader.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -61,6 +61,7 @@ def make_kit(root: Path, assignment_id: str) -> Kit:
         course = Path(scratch)
         shutil.copy(root / grading.CONFIG_FILE, course / grading.CONFIG_FILE)
         shutil.copytree(root / "source" / assignment_id, course / "source" / assignment_id)
+        judge.share_secret(root, course)
         grading.build_release(_kit_api(course), [assignment_id])
         shutil.rmtree(course / "release")
         return Kit(assignment_id, _read_tree(course))

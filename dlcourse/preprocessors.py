@@ -26,16 +26,17 @@ import math
 import re
 import secrets
 import signal
-from queue import Empty
+from pathlib import Path
 from time import monotonic
 
-from jupyter_core.utils import ensure_async, run_sync
+from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbconvert.preprocessors import Preprocessor
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
 from traitlets import Bool, Integer, List, Unicode
 
+from dlcourse import judge
 from dlcourse.sandbox import SandboxedKernelClient, SandboxedKernelManager
 
 # Objects whose replacement would let a wrong answer pass a test; numpy, torch (if the notebook uses it)
@@ -55,9 +56,7 @@ GUARDED_BUILTINS = [
 ]
 
 
-def _is_test_cell(cell) -> bool:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+_is_test_cell = judge.is_test_cell
 
 
 def _error(ename: str, message: str):
@@ -103,6 +102,10 @@ class GuardedExecute(Execute):
         super().__init__(*args, **kwargs)
         if self.sandbox_kernel:
             self.kernel_manager_class = SandboxedKernelManager
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._nbgrader = (resources or {}).get("nbgrader", {})
+        return super().preprocess(nb, resources, km)
 
     def reset_execution_trackers(self) -> None:
         super().reset_execution_trackers()
@@ -151,6 +154,10 @@ class GuardedExecute(Execute):
             cell.outputs = [_error("CellNotRun", self._halted)]
             return cell, resources
         self._timed_out, self._output_chars, self._truncated = False, 0, 0
+        check_name = judge.judged_check(cell.source) if _is_test_cell(cell) else None
+        if check_name:
+            cell.outputs = self._judged(check_name, index, where)
+            return cell, resources
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
@@ -206,6 +213,84 @@ class GuardedExecute(Execute):
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         return f"cell {index + 1}" + (f" ({grade_id})" if grade_id else "")
 
+    # --- checks judged outside the kernel (dlcourse.judge) -------------------------------------------------------
+
+    def _judged(self, check_name: str, index: int, where: str) -> list:
+        """The outputs of a test cell whose check the grader runs: written here, never taken from the kernel."""
+        try:
+            function = judge.find_check(self._grader_module(), check_name)
+            reference = self._reference()
+            rng = judge.input_rng(judge.course_secret(self._coursedir().root), self._nbgrader.get("assignment", ""),
+                                  self._nbgrader.get("student", ""), check_name)
+        except Exception as error:  # the course's own set-up is wrong: say so, never blame the student
+            self.log.error("cannot judge %s: %s", where, error)
+            return [_error("GraderError", f"the grader could not run this test ({error}); tell your instructor")]
+        cells = [c.source for c in self.nb.cells[:index] if c.cell_type == "code" and not _is_test_cell(c)]
+        trial = judge.Trial(student=judge.Kernel(self._probe, "your code"), reference=reference.probe(), rng=rng,
+                            cells=cells)
+        try:
+            function(trial)
+        except judge.Failed as failure:
+            return [_error("AssertionError", str(failure))]
+        except judge.KernelFailure as failure:
+            return [_error(failure.ename, str(failure))]
+        except Exception as error:
+            self.log.error("check %s failed in the grader: %r", check_name, error)
+            return [_error("GraderError", f"the grader could not finish this test ({error}); tell your instructor")]
+        summary = (function.__doc__ or check_name).strip().splitlines()[0].rstrip(".")
+        return [new_output("stream", name="stdout",
+                           text=f"{summary}: passed ({trial.comparisons} checks, judged by the grader)\n")]
+
+    def _probe(self, expression: str) -> dict:
+        """One probe of the student's kernel, on the cell's time limit; KernelFailure when it gets no answer."""
+        timeout = self._get_timeout(None) or 300
+        msg_id = self.kc.execute("", silent=True, store_history=False, allow_stdin=False,
+                                 user_expressions={"value": expression})
+        reply = run_sync(judge.await_reply)(self.kc, msg_id, timeout, self.km.is_alive)
+        if reply is None and self._output_lost():
+            self._kill_kernel()
+            self._halted = "not run: a test's call sent more output than the grader takes"
+            raise judge.KernelFailure("OutputLost", f"the kernel sent a message over {self.km.max_message_mb} MB, "
+                                      "which the grader refuses")
+        if reply is None and not run_sync(self.km.is_alive)():
+            self._halted = "not run: the kernel died during a test"
+            raise judge.KernelFailure("DeadKernelError", "the kernel died while this test ran your code: "
+                                      + _death_cause(self._exit_code()))
+        if reply is None:
+            run_sync(self.km.interrupt_kernel)()
+            reply = run_sync(judge.await_reply)(self.kc, msg_id, 10, self.km.is_alive)
+            if reply is None:
+                self._kill_kernel()
+                self._halted = "not run: a test's call could not be stopped after its time limit"
+            elif self._budget_limited:
+                self._halted = f"not run: {self._budget_text()} during a test"
+            raise judge.KernelFailure("CellTimeoutError", self._timeout_message().replace("cell", "test"))
+        return reply["content"]
+
+    def _coursedir(self):
+        from nbgrader.coursedir import CourseDirectory
+
+        return CourseDirectory(config=self.config)
+
+    def _source_folder(self) -> Path:
+        coursedir = self._coursedir()
+        return Path(coursedir.format_path(coursedir.source_directory, ".", self._nbgrader["assignment"]))
+
+    def _grader_module(self):
+        path = self._source_folder() / "grader.py"
+        key = (str(path), path.stat().st_mtime_ns)
+        if key not in _grader_modules:
+            _grader_modules[key] = judge.load_checks(path)
+        return _grader_modules[key]
+
+    def _reference(self) -> judge.ReferenceKernel:
+        started = monotonic()
+        notebook = self._source_folder() / f"{self._nbgrader['notebook']}.ipynb"
+        kernel = judge.reference_kernel(notebook, lambda: self.kernel_manager_class(
+            config=self.config, kernel_name=self.kernel_name or "python3"), self.timeout or 300)
+        self._deadline += monotonic() - started  # starting the reference is not the student's time
+        return kernel
+
     # --- output cap ----------------------------------------------------------------------------------------
 
     def output(self, outs, msg, display_id, cell_index):
@@ -237,19 +322,8 @@ class GuardedExecute(Execute):
         """
         msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False,
                                  user_expressions={"value": expression} if expression else {})
-        reply = run_sync(self._async_reply)(msg_id, timeout)
+        reply = run_sync(judge.await_reply)(self.kc, msg_id, timeout)
         return reply["content"] if reply else {"status": "timeout", "evalue": f"no reply within {timeout} s"}
-
-    async def _async_reply(self, msg_id: str, timeout: float) -> dict | None:
-        deadline = monotonic() + timeout
-        while (remaining := deadline - monotonic()) > 0:
-            try:
-                msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=remaining))
-            except Empty:
-                return None
-            if msg["parent_header"].get("msg_id") == msg_id:
-                return msg
-        return None
 
     def _install_guard(self) -> None:
         name = f"_dlcourse_guard_{secrets.token_hex(6)}"
@@ -290,6 +364,9 @@ class GuardedExecute(Execute):
 
     def _kill_kernel(self) -> None:
         run_sync(self.km.signal_kernel)(signal.SIGKILL)
+
+
+_grader_modules: dict[tuple, object] = {}
 
 
 class DropEmptyGradeMetadata(NbGraderPreprocessor):

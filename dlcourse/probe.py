@@ -1,0 +1,192 @@
+"""The probe: how the grader calls a student's code and gets back plain data, nothing else.
+
+The grader (:mod:`dlcourse.judge`) sends a request such as ``{"call": "optimize_f", "args": [3.0, 2.0, 0.1, 10]}``
+to a kernel; :func:`answer` runs there (in the student's kernel, or in the reference kernel running the
+instructor's solution), calls the named function and returns what it returned as JSON text. Both sides use
+:func:`encode` and :func:`decode`:
+
+- plain JSON values: ``null``, booleans, integers, finite floats, strings, lists (Python lists and tuples);
+- ``{"f": "nan" | "inf" | "-inf"}`` for the floats JSON has no word for;
+- ``{"d": {...}}`` for a dict with string keys;
+- ``{"a": {"dtype", "shape", "data"}}`` for a NumPy array or scalar of a plain dtype, its bytes in base64;
+- ``{"t": {"dtype", "shape", "data", "requires_grad"}}`` for a torch tensor (its values, detached);
+- ``{"o": "module.Type"}`` for anything else: only the name of its type travels.
+
+Nothing is pickled and nothing is evaluated. In the grader, :func:`decode` is strict: it accepts exactly this
+grammar, within the sizes given, and raises :class:`ProbeError` for anything else, so what a hostile kernel
+sends is at worst a wrong answer. Decoded tensors are :class:`TensorData` (no torch needed in the grader).
+"""
+
+import base64
+import json
+import math
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+DTYPES = frozenset({"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16",
+                    "float32", "float64"})
+MAX_DEPTH = 32
+MAX_DIMENSIONS = 8
+
+
+class ProbeError(ValueError):
+    """What came back is not data of the agreed grammar."""
+
+
+@dataclass(frozen=True, eq=False)
+class TensorData:
+    """A torch tensor as the grader sees it: its values and whether it required gradients."""
+
+    array: np.ndarray
+    requires_grad: bool
+
+    @property
+    def shape(self) -> tuple:
+        return self.array.shape
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A value that is not data (a function, a module, an object): only its type's name came back."""
+
+    type_name: str
+
+
+# --- encoding (both sides) ---------------------------------------------------------------------------------
+
+def encode(value) -> str:
+    return json.dumps(_plain(value, 0), allow_nan=False, separators=(",", ":"))
+
+
+def _plain(value, depth: int):
+    if depth > MAX_DEPTH:
+        raise ProbeError(f"data nested more than {MAX_DEPTH} deep")
+    if value is None or type(value) in (bool, int, str):
+        return value
+    if type(value) is float:
+        return value if math.isfinite(value) else {"f": repr(value)}
+    if type(value) in (list, tuple):
+        return [_plain(v, depth + 1) for v in value]
+    if type(value) is dict and all(type(k) is str for k in value):
+        return {"d": {k: _plain(v, depth + 1) for k, v in value.items()}}
+    if type(value) is TensorData:
+        return {"t": {**_array(value.array), "requires_grad": bool(value.requires_grad)}}
+    if isinstance(value, (np.ndarray, np.generic)) and np.asarray(value).dtype.name in DTYPES:
+        return {"a": _array(np.asarray(value))}
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu()
+        if tensor.dtype in (torch.bfloat16, torch.complex64, torch.complex128) or tensor.is_complex():
+            return {"o": f"torch.Tensor of {str(tensor.dtype).removeprefix('torch.')}"}
+        values = tensor.resolve_conj().resolve_neg().numpy()
+        return {"t": {**_array(values), "requires_grad": bool(value.requires_grad)}}
+    kind = type(value)
+    return {"o": f"{kind.__module__}.{kind.__qualname__}"}
+
+
+def _array(array: np.ndarray) -> dict:
+    array = np.asarray(array, order="C")
+    return {"dtype": array.dtype.name, "shape": list(array.shape),
+            "data": base64.b64encode(array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()).decode()}
+
+
+# --- decoding (strict) -------------------------------------------------------------------------------------
+
+def decode(text, max_chars: int = 256 * 2**20, tensor=None):
+    """The value ``text`` encodes; ``tensor(TensorData)`` makes tensors (torch ones in a kernel)."""
+    if type(text) is not str:
+        raise ProbeError(f"expected JSON text, got {type(text).__name__}")
+    if len(text) > max_chars:
+        raise ProbeError(f"{len(text)} characters, more than the {max_chars} allowed")
+    try:
+        raw = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as error:
+        raise ProbeError(f"not valid JSON ({error})") from None
+    return _value(raw, 0, tensor or (lambda t: t))
+
+
+def _no_constant(name: str):
+    raise ProbeError(f"bare {name} is not allowed")
+
+
+def _value(raw, depth: int, tensor):
+    if depth > MAX_DEPTH:
+        raise ProbeError(f"data nested more than {MAX_DEPTH} deep")
+    if raw is None or type(raw) in (bool, int, float, str):
+        return raw
+    if type(raw) is list:
+        return [_value(v, depth + 1, tensor) for v in raw]
+    if type(raw) is not dict or len(raw) != 1:
+        raise ProbeError("an object must have exactly one tag")
+    (tag, body), = raw.items()
+    if tag == "f" and body in ("nan", "inf", "-inf"):
+        return float(body)
+    if tag == "d" and type(body) is dict:
+        return {k: _value(v, depth + 1, tensor) for k, v in body.items()}
+    if tag == "a":
+        return _decode_array(body, {"dtype", "shape", "data"})
+    if tag == "t":
+        array = _decode_array(body, {"dtype", "shape", "data", "requires_grad"})
+        if type(body["requires_grad"]) is not bool:
+            raise ProbeError("requires_grad must be true or false")
+        return tensor(TensorData(array, body["requires_grad"]))
+    if tag == "o" and type(body) is str:
+        return Opaque(body[:200])
+    raise ProbeError(f"unknown tag {tag[:20]!r} or malformed body")
+
+
+def _decode_array(body, keys: set) -> np.ndarray:
+    if type(body) is not dict or set(body) != keys:
+        raise ProbeError(f"an array needs exactly the fields {sorted(keys)}")
+    dtype, shape, data = body["dtype"], body["shape"], body["data"]
+    if type(dtype) is not str or dtype not in DTYPES:
+        raise ProbeError(f"dtype {str(dtype)[:20]!r} is not allowed")
+    if (type(shape) is not list or len(shape) > MAX_DIMENSIONS
+            or not all(type(n) is int and 0 <= n < 2**40 for n in shape)):
+        raise ProbeError("shape must be a short list of non-negative integers")
+    if type(data) is not str:
+        raise ProbeError("data must be base64 text")
+    kind = np.dtype(dtype).newbyteorder("<")
+    size = math.prod(shape) * kind.itemsize
+    if len(data) != 4 * math.ceil(size / 3):
+        raise ProbeError(f"data has {len(data)} base64 characters, shape {tuple(shape)} of {dtype} needs "
+                         f"{4 * math.ceil(size / 3)}")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except ValueError:
+        raise ProbeError("data is not valid base64") from None
+    return np.frombuffer(raw, dtype=kind).astype(kind.newbyteorder("="), copy=True).reshape(shape)
+
+
+# --- the kernel's side -------------------------------------------------------------------------------------
+
+def answer(request: str) -> str:
+    """Run one request in this kernel's namespace; never raises for what the called code does.
+
+    ``{"call": name, "args": [...], "kwargs": {...}}`` -> ``{"ok": result, "args": [args after the call]}``;
+    ``{"get": name}`` -> ``{"ok": value}``; either may give ``{"raised": "Type: message"}`` or
+    ``{"missing": name}``.
+    """
+    from IPython import get_ipython
+
+    query = decode(request, tensor=_torch_tensor)
+    namespace = get_ipython().user_ns
+    name = query.get("call", query.get("get"))
+    if name not in namespace:
+        return encode({"missing": name})
+    try:
+        if "get" in query:
+            return encode({"ok": namespace[name]})
+        args, kwargs = query.get("args", []), query.get("kwargs", {})
+        result = namespace[name](*args, **kwargs)
+        return encode({"ok": result, "args": args})
+    except Exception as error:  # the student's code failed: that is the answer
+        return encode({"raised": f"{type(error).__name__}: {error}"[:2000]})
+
+
+def _torch_tensor(data: TensorData):
+    import torch
+
+    return torch.from_numpy(data.array.copy()).requires_grad_(data.requires_grad)
