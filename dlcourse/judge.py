@@ -132,10 +132,12 @@ def input_rng(secret: bytes, assignment: str, student: str, check_name: str) -> 
 class Kernel:
     """Calls functions in one kernel through ``run(expression) -> execute reply content``."""
 
-    def __init__(self, run: Callable[[str], dict], whose: str, trusted: bool = False):
+    def __init__(self, run: Callable[[str], dict], whose: str, trusted: bool = False,
+                 max_answer_chars: int | None = None):
         self._run = run
         self.whose = whose  # "your code" or "the reference solution", for messages
         self._trusted = trusted  # the reference: its failures are the grader's, not the student's
+        self._limit = max_answer_chars  # larger answers are refused in the kernel, with a message
 
     def call(self, name: str, *args, **kwargs):
         """What ``name(*args, **kwargs)`` returned; Failed if it raised or is not defined."""
@@ -158,12 +160,12 @@ class Kernel:
             raise
 
     def _answer(self, query: dict, name: str) -> dict:
-        request = encode(query)
+        request = encode(query if self._limit is None else {**query, "max_chars": self._limit})
         content = self._run(f"__import__('dlcourse.probe').probe.answer({request!r})")
         value = content.get("user_expressions", {}).get("value", {})
         if content.get("status") != "ok" or value.get("status") != "ok":
-            error = value.get("evalue") or content.get("evalue") or "no answer"
-            raise Failed(f"calling {name} failed in {self.whose}'s kernel: {str(error)[:200]}")
+            error = f"{value.get('ename') or content.get('ename')}: {value.get('evalue') or content.get('evalue')}"
+            raise Failed(f"calling {name} failed in {self.whose}'s kernel: {error[:200]}")
         try:
             text = ast.literal_eval(value["data"]["text/plain"])
             reply = decode(text)
@@ -172,7 +174,7 @@ class Kernel:
         if type(reply) is not dict:
             raise Failed(f"what {name} returned could not be read as data")
         if "missing" in reply:
-            raise Failed(f"{name} is not defined (did its cell run without errors?)")
+            raise Failed(f"NameError: {name} is not defined (its cell has not run, or failed)")
         if "raised" in reply:
             raise Failed(f"{name} raised {str(reply['raised'])[:300]}")
         if "ok" not in reply:

@@ -226,46 +226,58 @@ class GuardedExecute(Execute):
             self.log.error("cannot judge %s: %s", where, error)
             return [_error("GraderError", f"the grader could not run this test ({error}); tell your instructor")]
         cells = [c.source for c in self.nb.cells[:index] if c.cell_type == "code" and not _is_test_cell(c)]
-        trial = judge.Trial(student=judge.Kernel(self._probe, "your code"), reference=reference.probe(), rng=rng,
-                            cells=cells)
+        student = judge.Kernel(lambda expression: self._probe(expression, where), "your code",
+                               max_answer_chars=self.km.max_message_mb * 2**20 // 2
+                               if isinstance(self.km, SandboxedKernelManager) else None)
+        trial = judge.Trial(student=student, reference=reference.probe(), rng=rng, cells=cells)
         try:
             function(trial)
         except judge.Failed as failure:
-            return [_error("AssertionError", str(failure))]
+            outputs = [_error("AssertionError", str(failure) + self._replaced_note(self.nb.cells[index].source))]
         except judge.KernelFailure as failure:
-            return [_error(failure.ename, str(failure))]
+            outputs = [_error(failure.ename, str(failure))]
         except Exception as error:
             self.log.error("check %s failed in the grader: %r", check_name, error)
-            return [_error("GraderError", f"the grader could not finish this test ({error}); tell your instructor")]
-        summary = (function.__doc__ or check_name).strip().splitlines()[0].rstrip(".")
-        return [new_output("stream", name="stdout",
-                           text=f"{summary}: passed ({trial.comparisons} checks, judged by the grader)\n")]
+            outputs = [_error("GraderError", f"the grader could not finish this test ({error}); tell your instructor")]
+        else:
+            summary = (function.__doc__ or check_name).strip().splitlines()[0].rstrip(".")
+            outputs = [new_output("stream", name="stdout",
+                                  text=f"{summary}: passed ({trial.comparisons} checks, judged by the grader)\n")]
+        if not self._halted and self._output_lost():  # the verdict stands; what the kernel says next is lost
+            self._kill_kernel()
+            self._halted = f"not run: {where} sent more output than the grader takes"
+        return outputs
 
-    def _probe(self, expression: str) -> dict:
+    def _replaced_note(self, test_source: str) -> str:
+        """For a student who broke numpy or a builtin by accident: what the guard saw replaced, if anything.
+
+        Only an explanation: the verdict was made in the grader, whatever the kernel's guard says.
+        """
+        replaced = self._replaced(judge.visible_part(test_source)) if self._guard and not self._halted else ""
+        return f" (note: your notebook replaced {replaced})" if replaced else ""
+
+    def _probe(self, expression: str, where: str) -> dict:
         """One probe of the student's kernel, on the cell's time limit; KernelFailure when it gets no answer."""
         timeout = self._get_timeout(None) or 300
         msg_id = self.kc.execute("", silent=True, store_history=False, allow_stdin=False,
                                  user_expressions={"value": expression})
         reply = run_sync(judge.await_reply)(self.kc, msg_id, timeout, self.km.is_alive)
-        if reply is None and self._output_lost():
-            self._kill_kernel()
-            self._halted = "not run: a test's call sent more output than the grader takes"
-            raise judge.KernelFailure("OutputLost", f"the kernel sent a message over {self.km.max_message_mb} MB, "
-                                      "which the grader refuses")
-        if reply is None and not run_sync(self.km.is_alive)():
-            self._halted = "not run: the kernel died during a test"
-            raise judge.KernelFailure("DeadKernelError", "the kernel died while this test ran your code: "
+        if reply is not None:
+            return reply["content"]
+        if not run_sync(self.km.is_alive)():
+            self._halted = f"not run: the kernel died in {where}"
+            raise judge.KernelFailure("DeadKernelError", "the kernel died while running this cell: "
                                       + _death_cause(self._exit_code()))
-        if reply is None:
-            run_sync(self.km.interrupt_kernel)()
-            reply = run_sync(judge.await_reply)(self.kc, msg_id, 10, self.km.is_alive)
-            if reply is None:
-                self._kill_kernel()
-                self._halted = "not run: a test's call could not be stopped after its time limit"
-            elif self._budget_limited:
-                self._halted = f"not run: {self._budget_text()} during a test"
-            raise judge.KernelFailure("CellTimeoutError", self._timeout_message().replace("cell", "test"))
-        return reply["content"]
+        self._timed_out = True
+        run_sync(self.km.interrupt_kernel)()
+        if run_sync(judge.await_reply)(self.kc, msg_id, 10, self.km.is_alive) is None:
+            self._kill_kernel()
+            self._halted = f"not run: {where} could not be stopped after its time limit"
+            raise judge.KernelFailure("CellTimeoutError", self._timeout_message()
+                                      + "; the kernel did not stop when interrupted and was killed")
+        if self._budget_limited:
+            self._halted = f"not run: {self._budget_text()} in {where}"
+        raise judge.KernelFailure("CellTimeoutError", self._timeout_message())
 
     def _coursedir(self):
         from nbgrader.coursedir import CourseDirectory

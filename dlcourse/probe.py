@@ -167,7 +167,8 @@ def answer(request: str) -> str:
 
     ``{"call": name, "args": [...], "kwargs": {...}}`` -> ``{"ok": result, "args": [args after the call]}``;
     ``{"get": name}`` -> ``{"ok": value}``; either may give ``{"raised": "Type: message"}`` or
-    ``{"missing": name}``.
+    ``{"missing": name}``. With ``"max_chars"``, a longer answer is refused here, with a message, rather
+    than sent to a grader that would drop it.
     """
     from IPython import get_ipython
 
@@ -178,12 +179,18 @@ def answer(request: str) -> str:
         return encode({"missing": name})
     try:
         if "get" in query:
-            return encode({"ok": namespace[name]})
-        args, kwargs = query.get("args", []), query.get("kwargs", {})
-        result = namespace[name](*args, **kwargs)
-        return encode({"ok": result, "args": args})
+            text = encode({"ok": namespace[name]})
+        else:
+            args, kwargs = query.get("args", []), query.get("kwargs", {})
+            result = namespace[name](*args, **kwargs)
+            text = encode({"ok": result, "args": args})
     except Exception as error:  # the student's code failed: that is the answer
         return encode({"raised": f"{type(error).__name__}: {error}"[:2000]})
+    limit = query.get("max_chars")
+    if limit is not None and len(text) > limit:
+        return encode({"raised": f"its result is {len(text) / 2**20:.0f} MB as data, more than the grader reads "
+                                 f"({limit / 2**20:.0f} MB)"})
+    return text
 
 
 def _torch_tensor(data: TensorData):

@@ -58,15 +58,55 @@ def _test(grade_id: str, source: str, points: int = 1):
     return new_code_cell(source, metadata={"nbgrader": meta})
 
 
+def _judged_by(check_name: str) -> str:
+    return f"### BEGIN HIDDEN TESTS\n# judged by grader.py: {check_name}\n### END HIDDEN TESTS"
+
+
+# The hidden checks (source/hostile/grader.py): the examples the tests show, then inputs drawn for the student.
+GRADER = '''
+import numpy as np
+
+from dlcourse.judge import check
+from dlcourse.probe import TensorData
+
+
+@check
+def add(t):
+    """add"""
+    cases = [("add(np.arange(3), 1)", np.arange(3), 1), ("add on floats", np.full(4, 0.5), 2.0),
+             ("add on a random vector", t.rng.standard_normal(5), float(t.rng.standard_normal()))]
+    for label, a, b in cases:
+        t.close(label, t.student.call("add", a, b), t.reference.call("add", a, b))
+
+
+@check
+def conv(t):
+    """conv"""
+    for n, c, h, w, k, kh, kw in [(2, 3, 6, 5, 4, 3, 2), (1, 2, 7, 7, 3, 3, 3)]:
+        x = TensorData(t.rng.standard_normal((n, c, h, w)).astype(np.float32), False)
+        f = TensorData(t.rng.standard_normal((k, c, kh, kw)).astype(np.float32), False)
+        t.close(f"conv of a {n}x{c}x{h}x{w} input with {k} {kh}x{kw} filters", t.student.call("conv", x, f),
+                t.reference.call("conv", x, f), rtol=1e-4, atol=1e-5)
+
+
+@check
+def clip(t):
+    """clip_norm"""
+    cases = [(np.array([3.0, 4.0]), 1.0), (np.array([6.0, 8.0]), 5.0), (np.array([0.3, 0.4]), 1.0),
+             (t.rng.standard_normal(6), float(t.rng.uniform(0.5, 2.0)))]
+    for v, max_norm in cases:
+        t.close(f"clip_norm of a vector of norm {np.linalg.norm(v):.3g} to {max_norm:.3g}",
+                t.student.call("clip_norm", v, max_norm), t.reference.call("clip_norm", v, max_norm))
+'''
+
+
 def source_notebook():
     cells = [
         new_markdown_cell("# A tiny assignment for grading hostile submissions"),
         new_code_cell("import numpy as np\nimport torch\nimport torch.nn.functional as F\nfrom dlcourse import checks"),
         _answer("add", "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION"),
         _test("test_add", 'assert np.allclose(add(np.arange(3), 1), [1, 2, 3]), "add(np.arange(3), 1)"\n'
-              "### BEGIN HIDDEN TESTS\n"
-              'assert np.allclose(add(np.full(4, 0.5), 2.0), np.full(4, 2.5)), "add on floats"\n'
-              "### END HIDDEN TESTS"),
+              + _judged_by("add")),
         _answer("conv", "def conv(x, w):\n"
                 '    """Cross-correlation as torch.conv2d computes it: stride 1, no padding."""\n'
                 "    ### BEGIN SOLUTION\n"
@@ -78,9 +118,7 @@ def source_notebook():
         _test("test_conv", "x = torch.randn(2, 3, 6, 5, generator=torch.Generator().manual_seed(0))\n"
               "w = torch.randn(4, 3, 3, 2, generator=torch.Generator().manual_seed(1))\n"
               "torch.testing.assert_close(conv(x, w), F.conv2d(x, w))\n"
-              "### BEGIN HIDDEN TESTS\n"
-              'assert torch.allclose(conv(x[:1], w[:2]), torch.conv2d(x[:1], w[:2]), atol=1e-5), "conv"\n'
-              "### END HIDDEN TESTS", points=2),
+              + _judged_by("conv"), points=2),
         _answer("clip", "def clip_norm(v, max_norm):\n"
                 '    """v scaled down so that its Euclidean norm is at most max_norm."""\n'
                 "    ### BEGIN SOLUTION\n"
@@ -88,11 +126,7 @@ def source_notebook():
                 "    return v if norm <= max_norm else v * (max_norm / norm)\n"
                 "    ### END SOLUTION"),
         _test("test_clip", 'checks.assert_close("clip_norm", clip_norm(np.array([3.0, 4.0]), 1.0), [0.6, 0.8])\n'
-              "### BEGIN HIDDEN TESTS\n"
-              "clipped = clip_norm(np.array([6.0, 8.0]), 5.0)\n"
-              'assert abs(np.linalg.norm(clipped) - 5.0) < 1e-9, "the norm should be max_norm"\n'
-              'assert max(abs(clipped - np.array([3.0, 4.0]))) < 1e-9, "the direction should not change"\n'
-              "### END HIDDEN TESTS"),
+              + _judged_by("clip")),
     ]
     notebook = new_notebook(cells=cells)
     notebook.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -247,15 +281,6 @@ def _output_capped(course: Path, student: str) -> list[str]:
         problems.append("no '[output truncated: N characters]' note")
     return problems
 
-
-def _stderr_visible(course: Path, student: str) -> list[str]:
-    text = _autograded_text(course, student)
-    return [] if "[stderr, does not cost points]" in text and "debugging add" in text else \
-        ["the test cell's stderr is not shown, relabelled"]
-
-
-def _autograded_text(course: Path, student: str) -> str:
-    return (course / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
 
 def _outputs_text(course: Path, student: str) -> str:
     """Every output of the student's autograded notebook, as JSON text (not the cells' source)."""
@@ -477,6 +502,130 @@ display(Markdown("<a href='javascript:alert(1)' onclick=\\"alert('HOSTILE-CLICK'
 FAKE_CHECKS = "def assert_close(*args, **kwargs):\n    print('FAKE CHECKS')\n"
 FAKE_PACKAGE = "print('FAKE PACKAGE')\nallclose = lambda *args, **kwargs: True\n"
 
+# --- in-process attacks on the checks (issue 14): each must be graded below full marks, from data alone -----
+
+SNOOP = """
+import linecache, sys
+def add(a, b):
+    frame = sys._getframe(1)
+    while frame is not None:  # the caller's locals: an expected value would be there
+        for name, value in list(frame.f_locals.items()):
+            if "expect" in name or "want" in name:
+                return value
+        frame = frame.f_back
+    for name, value in list(globals().items()):  # a hidden test's own reference function
+        if name.startswith(("_ref", "_expected")) and callable(value):
+            return value(a, b)
+    for filename in list(linecache.cache):  # the hidden test's source
+        for line in linecache.getlines(filename):
+            if "expected" in line:
+                print("FOUND test source:", line)
+    return a - b
+"""
+
+LIARS = """
+class Liar:
+    def __eq__(self, other):
+        return True
+    def __float__(self):
+        return 0.0
+    def __array__(self, dtype=None, copy=None):
+        return np.zeros(3)
+    def __len__(self):
+        return 3
+class LyingArray(np.ndarray):
+    def __eq__(self, other):
+        return np.ones(np.shape(other), bool)
+class LyingTensor(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func in (torch.allclose, torch.equal, torch.Tensor.allclose):
+            return True
+        return super().__torch_function__(func, types, args, kwargs or {})
+    def detach(self):
+        return torch.zeros(1)
+def add(a, b):
+    return Liar()
+def conv(x, w):
+    return torch.zeros(1).as_subclass(LyingTensor)
+def clip_norm(v, max_norm):
+    return np.zeros_like(v).view(LyingArray)
+"""
+
+PATCH_CHECKERS = """
+import ctypes, numpy
+from dlcourse import checks
+checks.assert_close.__code__ = (lambda *args, **kwargs: None).__code__
+checks._as_float64 = lambda value: numpy.zeros(1)
+class Agreeable:
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: True
+checks.np = Agreeable()
+numpy._core.numeric.less_equal = lambda *args, **kwargs: True
+class MethodDef(ctypes.Structure):  # the builtin abs now runs callable: same object, other code
+    _fields_ = [("name", ctypes.c_char_p), ("meth", ctypes.c_void_p), ("flags", ctypes.c_int),
+                ("doc", ctypes.c_char_p)]
+def method_def(function):
+    return MethodDef.from_address(ctypes.c_void_p.from_address(id(function) + 16).value)
+method_def(abs).meth = method_def(callable).meth
+"""
+
+TAMPER = """
+import builtins, sys, threading, time, types
+from dlcourse import checks
+def add(a, b):
+    sys._getframe(1).f_globals["_assert_close"] = lambda *args, **kwargs: None  # the caller's checker
+    return a - b
+def copy_expected(frame, event, arg):
+    if "expected" in frame.f_locals and "actual" in frame.f_locals:
+        frame.f_locals["actual"] = frame.f_locals["expected"]
+    return copy_expected
+sys.settrace(copy_expected)
+threading.settrace(copy_expected)
+def rebind():
+    while True:
+        checks.assert_close = lambda *args, **kwargs: None
+        globals()["_assert_close"] = checks.assert_close
+        time.sleep(0.01)
+threading.Thread(target=rebind, daemon=True).start()
+real_import = builtins.__import__
+fake = types.SimpleNamespace(probe=types.SimpleNamespace(answer=lambda request: '{"d":{"ok":[1,2,3]}}'))
+def fake_import(name, *args, **kwargs):
+    return fake if name.startswith("dlcourse") else real_import(name, *args, **kwargs)
+builtins.__import__ = fake_import
+"""
+
+BLIND = """
+ip = get_ipython()
+for name in [n for n in ip.user_ns if n.startswith("_dlcourse_guard_")]:
+    ip.user_ns[name] = lambda used: ""
+import gc
+for obj in gc.get_objects():  # the guard's record of genuine objects
+    if isinstance(obj, dict) and "numpy.allclose" in obj:
+        obj.clear()
+ip.display_formatter.formatters["text/plain"].for_type(str, lambda value, printer, cycle: printer.text("''"))
+"""
+
+# The reply to a test's call, forged from inside the call: it claims add returned [1, 2, 3] (right for the
+# visible example only). The grader takes it, and the hidden input shows it wrong.
+FORGE = """
+def add(a, b):
+    kernel = get_ipython().kernel
+    answer = '{"d":{"ok":{"a":{"dtype":"float64","shape":[3],"data":"AAAAAAAA8D8AAAAAAAAAQAAAAAAAAAhA"}}}}'
+    content = {"status": "ok", "execution_count": 0, "payload": [], "user_expressions": {
+        "value": {"status": "ok", "data": {"text/plain": repr(answer)}, "metadata": {}}}}
+    kernel.session.send(kernel.shell_stream, "execute_reply", content, kernel.get_parent("shell"),
+                        ident=kernel._parent_ident["shell"])
+    return a - b
+"""
+
+SPECIAL_CASED = """
+def add(a, b):
+    if np.array_equal(a, np.arange(3)) and b == 1:
+        return np.array([1, 2, 3])
+    return a - b
+"""
+
 
 CASES = [
     Case("answer_cell_mishaps", "in answer cells: an endless loop, a 64 GB allocation, sys.exit()",
@@ -521,13 +670,14 @@ CASES = [
     Case("corrupted_json", "the notebook file is not valid JSON", _corrupted, error="Notebook does not appear"),
     Case("missing_notebook", "the submission folder has no notebook", _missing,
          error="No notebooks were matched"),
-    Case("noisy_output", "prints 50 million characters; a right add that writes to stderr when a test calls it",
+    Case("noisy_output", "prints 50 million characters; a right add that writes to stderr when a test calls it "
+         "(the grader writes a judged test's outputs: what the kernel prints meanwhile costs nothing)",
          answered(suffix_conv='print("x" * 50_000_000)',
                   add="def add(a, b):\n    import sys\n    print('debugging add', file=sys.stderr)\n    return a + b"),
-         check=lambda course, student: [*_output_capped(course, student), *_stderr_visible(course, student)]),
+         check=_output_capped),
     Case("replace_numpy_allclose", "a wrong add, numpy.allclose made always true",
          answered(add=WRONG_ADD + "\nnp.allclose = lambda *args, **kwargs: True"),
-         lose={t: "numpy.allclose" for t in TESTS}),
+         lose={"test_add": "numpy.allclose"}),
     Case("rebind_np", "a wrong add, the name np bound to a fake numpy",
          answered(add=WRONG_ADD + "\nclass FakeNumpy:\n    def __getattr__(self, name):\n"
                                   "        return lambda *args, **kwargs: True\nnp = FakeNumpy()"),
@@ -535,11 +685,11 @@ CASES = [
     Case("replace_torch_conv2d", "a wrong conv, torch.conv2d and F.conv2d replaced by it",
          answered(conv=WRONG_CONV.replace("F.conv2d", "_genuine") + "\n_genuine = F.conv2d\n"
                   "torch.conv2d = conv\nF.conv2d = conv\ntorch.nn.functional.conv2d = conv"),
-         lose={"test_conv": "torch.conv2d", "test_clip": "torch.nn.functional.conv2d"}),
+         lose={"test_conv": "torch.conv2d"}),
     Case("replace_torch_assert_close", "a wrong conv, torch.testing.assert_close and torch.allclose made no-ops",
          answered(conv=WRONG_CONV + "\ntorch.testing.assert_close = lambda *args, **kwargs: None\n"
                   "torch.allclose = lambda *args, **kwargs: True"),
-         lose={"test_conv": "torch.testing.assert_close", "test_clip": "torch.allclose"}),
+         lose={"test_conv": "torch.testing.assert_close"}),
     Case("replace_builtins", "a wrong clip, builtins.abs replaced, dlcourse.checks.assert_close a no-op",
          answered(clip=WRONG_CLIP + "\nimport builtins\nbuiltins.abs = lambda x: 0\n"
                   "checks.assert_close = lambda *args, **kwargs: None"),
@@ -547,7 +697,7 @@ CASES = [
     Case("shadow_builtin", "a wrong clip, abs and max redefined in the notebook",
          answered(clip=WRONG_CLIP + "\ndef abs(x):\n    return 0\ndef max(x):\n    return 0\n"
                   "import dlcourse.checks\ndlcourse.checks.assert_close = lambda *args, **kwargs: None"),
-         lose={"test_clip": "abs (the submission's own abs hides the builtin)"}),
+         lose={"test_clip": "clip_norm of a vector"}),
     Case("input_transformer", "an IPython input transformer that turns every later cell into `pass`",
          answered(add=WRONG_ADD + "\nget_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])"),
          lose={t: "IPython's input transformers" for t in TESTS}),
@@ -595,10 +745,10 @@ CASES = [
          "limit", answered(suffix_clip=SHARED_MEMORY_FLOOD),
          lose={"test_clip": "not run: the kernel died in cell 7 (clip)"}),
     Case("message_flood", f"a right add that, when a test calls it, prints more than the grader takes "
-         f"({MESSAGE_MB} MB) at once, so that later errors would be lost with it",
+         f"({MESSAGE_MB} MB) at once, so that later errors would be lost with it (add's verdict stands: the "
+         "grader made it from add's answer)",
          answered(add="def add(a, b):" + MESSAGE_FLOOD.replace("\n", "\n    ") + "\n    return a + b"),
-         lose={"test_add": "which the grader refuses; this cell's outputs were lost",
-               "test_conv": "not run: cell 4 (test_add) sent more output than the grader takes",
+         lose={"test_conv": "not run: cell 4 (test_add) sent more output than the grader takes",
                "test_clip": "not run: cell 4 (test_add) sent more output than the grader takes"},
          check=lambda course, student: _output_small(course, student)),
     Case("scripts_in_outputs", "HTML with <script>, onerror, an iframe and a remote image; JavaScript, SVG with "
@@ -615,6 +765,32 @@ CASES = [
          answered(add="def add(a, b):\n    import sys\n    sys.displayhook(1e9)\n    return a + b")),
     Case("breaks_feedback", "an answer with a '# ### BEGIN HIDDEN TESTS' line and no end",
          answered(prefix_add="# ### BEGIN HIDDEN TESTS")),
+    Case("snoop_the_test", "a wrong add that looks for the expected value in its callers' frames, a hidden "
+         "test's reference function in the namespace and the test's source in linecache",
+         answered(add=SNOOP), lose={"test_add": "add(np.arange(3), 1)"},
+         check=lambda course, student: _absent(course, student, "FOUND test source")),
+    Case("lying_objects", "results that lie when compared or converted: __eq__, __float__, __array__, an ndarray "
+         "subclass, a tensor whose __torch_function__ makes allclose true and whose detach() is fake",
+         answered(add=LIARS, conv="pass", clip="pass"),
+         lose={"test_add": "object of type", "test_conv": "conv of a", "test_clip": "clip_norm of a vector"}),
+    Case("patch_the_checkers", "a wrong clip; checks.assert_close's __code__ swapped, checks._as_float64 and "
+         "checks.np replaced, numpy's less_equal patched, builtin abs made to run callable through ctypes",
+         answered(clip=WRONG_CLIP + "\n" + PATCH_CHECKERS), lose={"test_clip": "clip_norm of a vector"}),
+    Case("tamper_the_caller", "a wrong add; sys.settrace copying expected into actual, a thread rebinding the "
+         "checkers, the function rebinding its caller's _assert_close, a fake dlcourse from builtins.__import__",
+         answered(add=WRONG_ADD + "\n" + TAMPER), lose={t: "" for t in TESTS}),
+    Case("blind_the_guard", "a wrong conv; the guard replaced by name and its record cleared through gc, and "
+         "strings displayed as '' (the kernel's answers become unreadable)",
+         answered(conv=WRONG_CONV + "\n" + BLIND),
+         lose={"test_conv": "could not be read as data", "test_clip": "could not be read as data"}),
+    Case("forged_reply", "a wrong add that forges the kernel's reply to the test's call (the value right for the "
+         "visible example) through the kernel's own session", answered(add=FORGE),
+         lose={"test_add": "add on floats"}),
+    Case("special_cased_examples", "an add right for the notebook's example only",
+         answered(add=SPECIAL_CASED), lose={"test_add": "add on floats"}),
+    Case("huge_answer", "an add returning 80 MB, more than the grader reads from a kernel",
+         answered(add="def add(a, b):\n    return np.zeros(10**7)"), lose={"test_add": "more than the grader reads"}),
+
 ]
 
 
@@ -627,6 +803,7 @@ def make_course(folder: Path):
     with open(folder / grading.CONFIG_FILE, "a") as config:
         config.write(TEST_CONFIG)
     nbformat.write(source_notebook(), _mkdirs(folder / "source" / ASSIGNMENT) / f"{ASSIGNMENT}.ipynb")
+    (folder / "source" / ASSIGNMENT / "grader.py").write_text(GRADER)
     nb_api = grading.api(folder)
     grading.build_release(nb_api, [ASSIGNMENT])
     return nb_api
