@@ -132,12 +132,13 @@ def input_rng(secret: bytes, assignment: str, student: str, check_name: str) -> 
 class Kernel:
     """Calls functions in one kernel through ``run(expression) -> execute reply content``."""
 
-    def __init__(self, run: Callable[[str], dict], whose: str, trusted: bool = False,
-                 max_answer_chars: int | None = None):
-        self._run = run
+    def __init__(self, run: Callable[..., dict], whose: str, trusted: bool = False,
+                 max_answer_chars: int | None = None, serve: Callable | None = None):
+        self._run = run  # (expression, on_input) -> execute reply content; on_input answers input requests
         self.whose = whose  # "your code" or "the reference solution", for messages
         self._trusted = trusted  # the reference: its failures are the grader's, not the student's
         self._limit = max_answer_chars  # larger answers are refused in the kernel, with a message
+        self._serve = serve  # (name, args, kwargs) -> the reference's result, for stand-ins
 
     def call(self, name: str, *args, **kwargs):
         """What ``name(*args, **kwargs)`` returned; Failed if it raised or is not defined."""
@@ -151,17 +152,30 @@ class Kernel:
     def value(self, name: str):
         return self._ask({"get": name}, name)["ok"]
 
-    def _ask(self, query: dict, name: str) -> dict:
+    def run(self, code: str, label: str, stand_ins: tuple = (), about_student: bool = False, **inputs):
+        """Run the check's ``code`` with ``inputs`` in this kernel and return what it left in ``result``.
+
+        ``stand_ins`` names functions that, in the student's kernel, are answered by the reference solution
+        while the code runs (the reference kernel uses its own). ``about_student``: the reference is given
+        the student's data (a graph, weights to evaluate), so its failure is the student's, not the grader's.
+        """
+        query = {"run": code, "inputs": inputs}
+        if stand_ins and not self._trusted:
+            query["stand_ins"] = list(stand_ins)
+        return self._ask(query, label, blame_grader=self._trusted and not about_student)["ok"]
+
+    def _ask(self, query: dict, name: str, blame_grader: bool | None = None) -> dict:
         try:
             return self._answer(query, name)
         except Failed as failure:
-            if self._trusted:
+            if self._trusted if blame_grader is None else blame_grader:
                 raise RuntimeError(f"the reference solution: {failure}") from None
             raise
 
     def _answer(self, query: dict, name: str) -> dict:
         request = encode(query if self._limit is None else {**query, "max_chars": self._limit})
-        content = self._run(f"__import__('dlcourse.probe').probe.answer({request!r})")
+        on_input = self._stand_ins(frozenset(query["stand_ins"])) if query.get("stand_ins") else None
+        content = self._run(f"__import__('dlcourse.probe').probe.answer({request!r})", on_input)
         value = content.get("user_expressions", {}).get("value", {})
         if content.get("status") != "ok" or value.get("status") != "ok":
             error = f"{value.get('ename') or content.get('ename')}: {value.get('evalue') or content.get('evalue')}"
@@ -174,12 +188,27 @@ class Kernel:
         if type(reply) is not dict:
             raise Failed(f"what {name} returned could not be read as data")
         if "missing" in reply:
-            raise Failed(f"NameError: {name} is not defined (its cell has not run, or failed)")
+            raise Failed(f"NameError: {str(reply['missing'])[:100]} is not defined (its cell has not run, or failed)")
         if "raised" in reply:
             raise Failed(f"{name} raised {str(reply['raised'])[:300]}")
         if "ok" not in reply:
             raise Failed(f"what {name} returned could not be read as data")
         return reply
+
+    def _stand_ins(self, allowed: frozenset) -> Callable[[str], str]:
+        """Answers the kernel's requests for the reference's result of a function in ``allowed``, and only those."""
+        def answer(prompt: str) -> str:
+            try:
+                request = decode(prompt)
+                if type(request) is not dict or request.get("stand_in") not in allowed:
+                    raise ProbeError("not a function this test stands in for")
+                args, kwargs = request.get("args", []), request.get("kwargs", {})
+                if type(args) is not list or type(kwargs) is not dict:
+                    raise ProbeError("malformed arguments")
+                return encode({"ok": self._serve(request["stand_in"], args, kwargs)})
+            except (ProbeError, RuntimeError) as error:
+                return encode({"raised": str(error)[:500]})
+        return answer
 
 
 # --- the trial a check runs in -----------------------------------------------------------------------------
@@ -267,7 +296,7 @@ def _array_of(value) -> np.ndarray:
 def _as_float64(value) -> np.ndarray:
     if type(value) in (np.ndarray, TensorData):
         array = _array_of(value)
-        if array.dtype.kind not in "iuf":
+        if array.dtype.kind not in "biuf":
             raise TypeError(f"an array of {array.dtype}")
         return array.astype(np.float64)
     if type(value) in (int, float):
@@ -307,6 +336,19 @@ async def await_reply(kc, msg_id: str, timeout: float,
             continue
         if msg["parent_header"].get("msg_id") == msg_id:
             return msg
+    return None
+
+
+async def input_request(kc, msg_id: str, timeout: float) -> str | None:
+    """The prompt of the kernel's next input request for ``msg_id`` within ``timeout`` seconds, or None."""
+    deadline = monotonic() + timeout
+    while (remaining := deadline - monotonic()) > 0:
+        try:
+            msg = await ensure_async(kc.stdin_channel.get_msg(timeout=remaining))
+        except Empty:
+            return None
+        if msg["msg_type"] == "input_request" and msg["parent_header"].get("msg_id") == msg_id:
+            return msg["content"].get("prompt", "")
     return None
 
 
@@ -352,7 +394,8 @@ class ReferenceKernel:
         return reply["content"]
 
     def probe(self) -> Kernel:
-        return Kernel(lambda expression: self.run("", expression), "the reference solution", trusted=True)
+        return Kernel(lambda expression, on_input=None: self.run("", expression), "the reference solution",
+                      trusted=True)
 
     def _drain(self) -> None:
         while True:

@@ -226,10 +226,12 @@ class GuardedExecute(Execute):
             self.log.error("cannot judge %s: %s", where, error)
             return [_error("GraderError", f"the grader could not run this test ({error}); tell your instructor")]
         cells = [c.source for c in self.nb.cells[:index] if c.cell_type == "code" and not _is_test_cell(c)]
-        student = judge.Kernel(lambda expression: self._probe(expression, where), "your code",
-                               max_answer_chars=self.km.max_message_mb * 2**20 // 2
-                               if isinstance(self.km, SandboxedKernelManager) else None)
-        trial = judge.Trial(student=student, reference=reference.probe(), rng=rng, cells=cells)
+        expected = reference.probe()
+        student = judge.Kernel(lambda expression, on_input=None: self._probe(expression, where, on_input),
+                               "your code", max_answer_chars=self.km.max_message_mb * 2**20 // 2
+                               if isinstance(self.km, SandboxedKernelManager) else None,
+                               serve=lambda name, args, kwargs: expected.call(name, *args, **kwargs))
+        trial = judge.Trial(student=student, reference=expected, rng=rng, cells=cells)
         try:
             function(trial)
         except judge.Failed as failure:
@@ -256,12 +258,26 @@ class GuardedExecute(Execute):
         replaced = self._replaced(judge.visible_part(test_source)) if self._guard and not self._halted else ""
         return f" (note: your notebook replaced {replaced})" if replaced else ""
 
-    def _probe(self, expression: str, where: str) -> dict:
-        """One probe of the student's kernel, on the cell's time limit; KernelFailure when it gets no answer."""
+    def _probe(self, expression: str, where: str, on_input=None) -> dict:
+        """One probe of the student's kernel, on the cell's time limit; KernelFailure when it gets no answer.
+
+        With ``on_input``, the kernel's input requests meanwhile (stand-ins asking for the reference's result)
+        are answered with ``on_input(prompt)``.
+        """
         timeout = self._get_timeout(None) or 300
-        msg_id = self.kc.execute("", silent=True, store_history=False, allow_stdin=False,
+        msg_id = self.kc.execute("", silent=True, store_history=False, allow_stdin=on_input is not None,
                                  user_expressions={"value": expression})
-        reply = run_sync(judge.await_reply)(self.kc, msg_id, timeout, self.km.is_alive)
+        deadline = monotonic() + timeout
+        reply = None
+        while reply is None and (remaining := deadline - monotonic()) > 0:
+            reply = run_sync(judge.await_reply)(self.kc, msg_id, min(remaining, 0.05) if on_input else remaining,
+                                                self.km.is_alive)
+            if reply is None and on_input is not None:
+                prompt = run_sync(judge.input_request)(self.kc, msg_id, 0.01)
+                if prompt is not None:
+                    self.kc.input(on_input(prompt))
+                elif not run_sync(self.km.is_alive)():
+                    break
         if reply is not None:
             return reply["content"]
         if not run_sync(self.km.is_alive)():

@@ -165,25 +165,35 @@ def _decode_array(body, keys: set) -> np.ndarray:
 def answer(request: str) -> str:
     """Run one request in this kernel's namespace; never raises for what the called code does.
 
-    ``{"call": name, "args": [...], "kwargs": {...}}`` -> ``{"ok": result, "args": [args after the call]}``;
-    ``{"get": name}`` -> ``{"ok": value}``; either may give ``{"raised": "Type: message"}`` or
-    ``{"missing": name}``. With ``"max_chars"``, a longer answer is refused here, with a message, rather
-    than sent to a grader that would drop it.
+    - ``{"call": name, "args": [...], "kwargs": {...}}`` -> ``{"ok": result, "args": [args after the call]}``;
+    - ``{"get": name}`` -> ``{"ok": value}``;
+    - ``{"run": code, "inputs": {...}, "stand_ins": [names]}`` -> ``{"ok": result}``: the check's own code runs
+      with the namespace's names and the inputs, and leaves its answer in ``result`` (for objects, methods,
+      graphs: whatever must be turned into data here). While it runs, each name in ``stand_ins`` is bound
+      to a function that asks the grader for the reference's result (:func:`stand_in`), so that a test of
+      one function does not count a mistake in another twice.
+
+    Any of them may give ``{"raised": "Type: message"}`` or ``{"missing": name}``. With ``"max_chars"``, a
+    longer answer is refused here, with a message, rather than sent to a grader that would drop it.
     """
     from IPython import get_ipython
 
     query = decode(request, tensor=_torch_tensor)
     namespace = get_ipython().user_ns
     name = query.get("call", query.get("get"))
-    if name not in namespace:
+    if "run" not in query and name not in namespace:
         return encode({"missing": name})
     try:
-        if "get" in query:
+        if "run" in query:
+            text = encode({"ok": _run(namespace, query["run"], query.get("inputs", {}), query.get("stand_ins", []))})
+        elif "get" in query:
             text = encode({"ok": namespace[name]})
         else:
             args, kwargs = query.get("args", []), query.get("kwargs", {})
             result = namespace[name](*args, **kwargs)
             text = encode({"ok": result, "args": args})
+    except NameError as error:
+        return encode({"missing": error.name}) if error.name else encode({"raised": f"NameError: {error}"})
     except Exception as error:  # the student's code failed: that is the answer
         return encode({"raised": f"{type(error).__name__}: {error}"[:2000]})
     limit = query.get("max_chars")
@@ -191,6 +201,38 @@ def answer(request: str) -> str:
         return encode({"raised": f"its result is {len(text) / 2**20:.0f} MB as data, more than the grader reads "
                                  f"({limit / 2**20:.0f} MB)"})
     return text
+
+
+def _run(namespace: dict, code: str, inputs: dict, stand_ins: list):
+    scope = {**namespace, **inputs}
+    saved = {n: namespace[n] for n in stand_ins if n in namespace}
+    namespace.update({n: stand_in(n) for n in stand_ins})
+    try:
+        exec(code, scope)
+    finally:
+        for n in stand_ins:
+            namespace.pop(n, None)
+        namespace.update(saved)
+    return scope.get("result")
+
+
+def stand_in(name: str):
+    """A function that computes nothing here: it sends its arguments to the grader (over the kernel's input
+    channel) and returns the reference solution's result, which the grader gives only while a check that
+    names it runs."""
+    from IPython import get_ipython
+
+    ask = get_ipython().kernel.raw_input  # the kernel's own: builtins.input is not forwarded outside a cell
+
+    def call(*args, **kwargs):
+        reply = decode(ask(encode({"stand_in": name, "args": list(args), "kwargs": kwargs})), tensor=_torch_tensor)
+        if type(reply) is dict and "ok" in reply:
+            return reply["ok"]
+        why = reply.get("raised") if type(reply) is dict else None
+        raise RuntimeError(f"{name} (the reference's, standing in for yours) failed: {why or 'no answer'}")
+
+    call.__name__ = call.__qualname__ = name
+    return call
 
 
 def _torch_tensor(data: TensorData):

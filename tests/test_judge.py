@@ -130,11 +130,35 @@ def test_answer_reports_what_went_wrong_instead_of_raising(namespace):
     assert decode(probe.answer(encode({"get": "big"})))["ok"].shape == (1000,)
 
 
+def test_run_answers_with_the_checks_code_and_stand_ins_only_while_it_runs(monkeypatch):
+    namespace = {}
+    served = []
+
+    def reference(name, args, kwargs):
+        served.append(name)
+        return np.asarray(args[0]) * 10
+
+    server = judge.Kernel(None, "your code", serve=reference)._stand_ins(frozenset({"step"}))
+    kernel = SimpleNamespace(user_ns=namespace, kernel=SimpleNamespace(raw_input=server))
+    monkeypatch.setattr("IPython.get_ipython", lambda: kernel)
+    exec("def step(z):\n    return 'the student step'\ndef box(x):\n    return step(x) + 1\n"
+         "def other(x):\n    return clip(x)", namespace)
+    reply = decode(probe.answer(encode({"run": "result = {'out': box(x)}", "inputs": {"x": np.ones(2)},
+                                        "stand_ins": ["step"]})))
+    assert np.array_equal(reply["ok"]["out"], np.full(2, 11.0)) and served == ["step"]
+    assert namespace["step"](0) == "the student step" and "x" not in namespace and "result" not in namespace
+    unserved = decode(probe.answer(encode({"run": "result = box(1.0)", "stand_ins": ["clip"]})))
+    assert unserved["raised"].startswith("TypeError")  # step was not stood in for: the student's ran
+    asked = decode(probe.answer(encode({"run": "result = other(1.0)", "stand_ins": ["clip"]})))
+    assert "not a function this test stands in for" in asked["raised"]
+    assert decode(probe.answer(encode({"run": "result = undefined_name"}))) == {"missing": "undefined_name"}
+
+
 # --- the grader's side --------------------------------------------------------------------------------------
 
 def _trial(answers=None, reference=None, cells=()):
     def kernel(values, whose, trusted=False):
-        def run(expression):
+        def run(expression, on_input=None):
             request = decode(eval(expression.split(".answer(", 1)[1][:-1]))  # the request the probe carries
             value = values[request.get("call", request.get("get"))]
             reply = value if isinstance(value, dict) else {"ok": value}
@@ -185,7 +209,7 @@ def test_kernel_failures_are_the_students_and_reference_failures_the_graders():
 
 
 def test_an_unreadable_answer_fails_the_check_and_never_the_grader():
-    def run(expression):
+    def run(expression, on_input=None):
         value = {"status": "ok", "data": {"text/plain": "__import__('os')"}}
         return {"status": "ok", "user_expressions": {"value": value}}
 
