@@ -56,9 +56,10 @@ class Failed(AssertionError):
 class KernelFailure(Exception):
     """The probe got no answer: the kernel timed out, died or sent too much. ``ename`` says which."""
 
-    def __init__(self, ename: str, message: str):
+    def __init__(self, ename: str, message: str, recoverable: bool = False):
         super().__init__(message)
         self.ename = ename
+        self.recoverable = recoverable  # the kernel was interrupted and answers again: the check may go on
 
 
 def judged_check(test_source: str) -> str | None:
@@ -134,7 +135,7 @@ class Kernel:
 
     def __init__(self, run: Callable[..., dict], whose: str, trusted: bool = False,
                  max_answer_chars: int | None = None, serve: Callable | None = None):
-        self._run = run  # (expression, on_input) -> execute reply content; on_input answers input requests
+        self._run = run  # (expression, on_input, timeout) -> the reply's content; on_input answers input requests
         self.whose = whose  # "your code" or "the reference solution", for messages
         self._trusted = trusted  # the reference: its failures are the grader's, not the student's
         self._limit = max_answer_chars  # larger answers are refused in the kernel, with a message
@@ -152,30 +153,32 @@ class Kernel:
     def value(self, name: str):
         return self._ask({"get": name}, name)["ok"]
 
-    def run(self, code: str, label: str, stand_ins: tuple = (), about_student: bool = False, **inputs):
+    def run(self, code: str, label: str, stand_ins: tuple = (), about_student: bool = False,
+            timeout: float | None = None, **inputs):
         """Run the check's ``code`` with ``inputs`` in this kernel and return what it left in ``result``.
 
         ``stand_ins`` names functions that, in the student's kernel, are answered by the reference solution
         while the code runs (the reference kernel uses its own). ``about_student``: the reference is given
         the student's data (a graph, weights to evaluate), so its failure is the student's, not the grader's.
+        ``timeout`` (seconds) shortens the cell's time limit for this call: KernelFailure when it runs out.
         """
         query = {"run": code, "inputs": inputs}
         if stand_ins and not self._trusted:
             query["stand_ins"] = list(stand_ins)
-        return self._ask(query, label, blame_grader=self._trusted and not about_student)["ok"]
+        return self._ask(query, label, blame_grader=self._trusted and not about_student, timeout=timeout)["ok"]
 
-    def _ask(self, query: dict, name: str, blame_grader: bool | None = None) -> dict:
+    def _ask(self, query: dict, name: str, blame_grader: bool | None = None, timeout: float | None = None) -> dict:
         try:
-            return self._answer(query, name)
+            return self._answer(query, name, timeout)
         except Failed as failure:
             if self._trusted if blame_grader is None else blame_grader:
                 raise RuntimeError(f"the reference solution: {failure}") from None
             raise
 
-    def _answer(self, query: dict, name: str) -> dict:
+    def _answer(self, query: dict, name: str, timeout: float | None) -> dict:
         request = encode(query if self._limit is None else {**query, "max_chars": self._limit})
         on_input = self._stand_ins(frozenset(query["stand_ins"])) if query.get("stand_ins") else None
-        content = self._run(f"__import__('dlcourse.probe').probe.answer({request!r})", on_input)
+        content = self._run(f"__import__('dlcourse.probe').probe.answer({request!r})", on_input, timeout)
         value = content.get("user_expressions", {}).get("value", {})
         if content.get("status") != "ok" or value.get("status") != "ok":
             error = f"{value.get('ename') or content.get('ename')}: {value.get('evalue') or content.get('evalue')}"
@@ -220,6 +223,7 @@ class Trial:
     rng: np.random.Generator
     cells: list = field(default_factory=list)  # the submitted notebook's code cells before the test, as text
     comparisons: int = 0
+    _parsed: list | None = field(default=None, repr=False)
 
     def number(self, label: str, value) -> float:
         """``value`` as a float: a number, or a NumPy array or tensor of one element; Failed otherwise."""
@@ -264,14 +268,53 @@ class Trial:
     def student_code(self, name: str) -> ast.AST | None:
         """The last definition of ``name`` in the submitted cells before the test (a def, or an assignment)."""
         found = None
-        for source in self.cells:
-            tree = _parse(source)
-            if tree is None:
-                continue
+        for tree in self._trees():
             for node in ast.walk(tree):
                 if _defines(node, name):
                     found = node
         return found
+
+
+    def _trees(self) -> list[ast.AST]:
+        if self._parsed is None:
+            self._parsed = [tree for tree in map(_parse, self.cells) if tree is not None]
+        return self._parsed
+
+    def names_used(self, name: str) -> set[str]:
+        """Names, attributes, imported modules and string constants in the student's definition of ``name``
+        and in the notebook functions it calls: what a property of *how* a value is computed reads."""
+        words, pending, seen = set(), [name], set()
+        while pending:
+            current = pending.pop()
+            seen.add(current)
+            node = self.student_code(current)
+            for sub in ast.walk(node) if node is not None else ():
+                if isinstance(sub, ast.Attribute):
+                    words.add(sub.attr)
+                elif isinstance(sub, ast.Name):
+                    words.add(sub.id)
+                    if sub.id not in seen and self.student_code(sub.id) is not None:
+                        pending.append(sub.id)
+                elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+                    words.add(sub.value)
+                elif isinstance(sub, ast.Import):
+                    words |= {alias.name.split(".")[0] for alias in sub.names}
+                elif isinstance(sub, ast.ImportFrom):
+                    words.add((sub.module or "").split(".")[0])
+        return words
+
+    def imported_from(self, packages: tuple[str, ...]) -> set[str]:
+        """Names the submitted cells bind to ``packages`` or anything in them (``import torch.nn.functional as F``
+        binds F, ``from scipy import signal`` binds signal), and the packages' own names."""
+        names = set(packages)
+        for tree in self._trees():
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    names |= {(a.asname or a.name).split(".")[0] for a in node.names
+                              if a.name.split(".")[0] in packages}
+                elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in packages:
+                    names |= {a.asname or a.name for a in node.names}
+        return names
 
 
 def _defines(node: ast.AST, name: str) -> bool:
@@ -394,7 +437,7 @@ class ReferenceKernel:
         return reply["content"]
 
     def probe(self) -> Kernel:
-        return Kernel(lambda expression, on_input=None: self.run("", expression), "the reference solution",
+        return Kernel(lambda expression, on_input, timeout: self.run("", expression), "the reference solution",
                       trusted=True)
 
     def _drain(self) -> None:

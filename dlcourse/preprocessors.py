@@ -227,7 +227,7 @@ class GuardedExecute(Execute):
             return [_error("GraderError", f"the grader could not run this test ({error}); tell your instructor")]
         cells = [c.source for c in self.nb.cells[:index] if c.cell_type == "code" and not _is_test_cell(c)]
         expected = reference.probe()
-        student = judge.Kernel(lambda expression, on_input=None: self._probe(expression, where, on_input),
+        student = judge.Kernel(lambda expression, on_input, timeout: self._probe(expression, where, on_input, timeout),
                                "your code", max_answer_chars=self.km.max_message_mb * 2**20 // 2
                                if isinstance(self.km, SandboxedKernelManager) else None,
                                serve=lambda name, args, kwargs: expected.call(name, *args, **kwargs))
@@ -258,13 +258,14 @@ class GuardedExecute(Execute):
         replaced = self._replaced(judge.visible_part(test_source)) if self._guard and not self._halted else ""
         return f" (note: your notebook replaced {replaced})" if replaced else ""
 
-    def _probe(self, expression: str, where: str, on_input=None) -> dict:
-        """One probe of the student's kernel, on the cell's time limit; KernelFailure when it gets no answer.
+    def _probe(self, expression: str, where: str, on_input=None, limit: float | None = None) -> dict:
+        """One probe of the student's kernel, on the cell's time limit (or ``limit``, if shorter); KernelFailure
+        when it gets no answer.
 
         With ``on_input``, the kernel's input requests meanwhile (stand-ins asking for the reference's result)
         are answered with ``on_input(prompt)``.
         """
-        timeout = self._get_timeout(None) or 300
+        timeout = min(self._get_timeout(None) or 300, limit or math.inf)
         msg_id = self.kc.execute("", silent=True, store_history=False, allow_stdin=on_input is not None,
                                  user_expressions={"value": expression})
         deadline = monotonic() + timeout
@@ -293,7 +294,9 @@ class GuardedExecute(Execute):
                                       + "; the kernel did not stop when interrupted and was killed")
         if self._budget_limited:
             self._halted = f"not run: {self._budget_text()} in {where}"
-        raise judge.KernelFailure("CellTimeoutError", self._timeout_message())
+        elif limit is not None and limit < (self.timeout or math.inf):
+            raise judge.KernelFailure("CellTimeoutError", f"stopped after {limit:g} s", recoverable=True)
+        raise judge.KernelFailure("CellTimeoutError", self._timeout_message(), recoverable=not self._halted)
 
     def _coursedir(self):
         from nbgrader.coursedir import CourseDirectory

@@ -158,7 +158,7 @@ def test_run_answers_with_the_checks_code_and_stand_ins_only_while_it_runs(monke
 
 def _trial(answers=None, reference=None, cells=()):
     def kernel(values, whose, trusted=False):
-        def run(expression, on_input=None):
+        def run(expression, on_input=None, timeout=None):
             request = decode(eval(expression.split(".answer(", 1)[1][:-1]))  # the request the probe carries
             value = values[request.get("call", request.get("get"))]
             reply = value if isinstance(value, dict) else {"ok": value}
@@ -209,7 +209,7 @@ def test_kernel_failures_are_the_students_and_reference_failures_the_graders():
 
 
 def test_an_unreadable_answer_fails_the_check_and_never_the_grader():
-    def run(expression, on_input=None):
+    def run(expression, on_input=None, timeout=None):
         value = {"status": "ok", "data": {"text/plain": "__import__('os')"}}
         return {"status": "ok", "user_expressions": {"value": value}}
 

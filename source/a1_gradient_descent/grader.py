@@ -5,8 +5,6 @@ functions and the reference solution's on the same inputs (the self-check's exam
 this student) and compares what came back; see :mod:`dlcourse.judge`.
 """
 
-import ast
-
 import numpy as np
 
 from dlcourse.judge import Failed, Trial, check
@@ -93,27 +91,6 @@ def momentum(t: Trial) -> None:
         _same_path(t, label, got, want, final_point=False)
 
 
-def _uses(t: Trial, name: str, seen: set | None = None) -> set:
-    """Names, attributes and string constants in the student's definition of ``name`` and of the notebook
-    functions it calls, for properties of how a value is computed."""
-    seen = set() if seen is None else seen
-    seen.add(name)
-    node = t.student_code(name)
-    if node is None:
-        return set()
-    words = set()
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Attribute):
-            words.add(sub.attr)
-        elif isinstance(sub, ast.Name):
-            words.add(sub.id)
-            if sub.id not in seen and t.student_code(sub.id) is not None:
-                words |= _uses(t, sub.id, seen)
-        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
-            words.add(sub.value)
-    return words
-
-
 @check
 def tensor_ops(t: Trial) -> None:
     """elementwise_product, matrix_product and squared_distance"""
@@ -136,7 +113,7 @@ def tensor_ops(t: Trial) -> None:
         got = t.student.call("squared_distance", tensor(left), tensor(right))
         want = t.reference.call("squared_distance", tensor(left), tensor(right))
         t.close(label, t.number(f"{label} (a single number)", got), want, rtol=1e-5, atol=1e-6)
-    used = _uses(t, "squared_distance") & NORM_NAMES
+    used = t.names_used("squared_distance") & NORM_NAMES
     if used:
         raise Failed(f"squared_distance must not call torch.norm or torch.linalg.norm (it uses {sorted(used)[0]})")
 

@@ -54,10 +54,7 @@ def my_convolution(input, kernel):
 
 
 torch.conv2d = lambda input, weight, *args, **kwargs: torch.from_numpy(my_convolution(input.numpy(), weight.numpy()))
-''', fails=[  # the grading guard fails every test that runs after torch.conv2d was replaced
-        "test_my_convolution", "test_my_convolution_numpy", "test_fast_convolution", "test_fast_convolution_numpy",
-        "test_fast_convolution_speed", "test_fast_convolution_stride_padding", "test_digits_dataset",
-        "test_cnn_architecture", "test_training"]),
+''', fails=["test_my_convolution"]),  # judged against the reference kernel, not the student's torch
     Variant("scipy.signal.correlate instead of own code", "my_convolution", code='''
 from scipy import signal
 
