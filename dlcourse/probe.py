@@ -10,6 +10,8 @@ instructor's solution), calls the named function and returns what it returned as
 - ``{"d": {...}}`` for a dict with string keys;
 - ``{"a": {"dtype", "shape", "data"}}`` for a NumPy array or scalar of a plain dtype, its bytes in base64;
 - ``{"t": {"dtype", "shape", "data", "requires_grad"}}`` for a torch tensor (its values, detached);
+- ``{"s": name}`` for a stand-in (see :func:`stand_in`) passed as an argument: each kernel reads it as its own
+  function of that name, so the reference's activation can travel inside a network's parameters;
 - ``{"o": "module.Type"}`` for anything else: only the name of its type travels.
 
 Nothing is pickled and nothing is evaluated. In the grader, :func:`decode` is strict: it accepts exactly this
@@ -48,6 +50,13 @@ class TensorData:
 
 
 @dataclass(frozen=True)
+class StandIn:
+    """A stand-in function, as the grader sees it: only its name."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class Opaque:
     """A value that is not data (a function, a module, an object): only its type's name came back."""
 
@@ -73,6 +82,10 @@ def _plain(value, depth: int):
         return {"d": {k: _plain(v, depth + 1) for k, v in value.items()}}
     if type(value) is TensorData:
         return {"t": {**_array(value.array), "requires_grad": bool(value.requires_grad)}}
+    if type(value) is StandIn:
+        return {"s": value.name}
+    if callable(value) and type(getattr(value, "__stand_in__", None)) is str:
+        return {"s": value.__stand_in__}
     if isinstance(value, (np.ndarray, np.generic)) and np.asarray(value).dtype.name in DTYPES:
         return {"a": _array(np.asarray(value))}
     torch = sys.modules.get("torch")
@@ -94,8 +107,9 @@ def _array(array: np.ndarray) -> dict:
 
 # --- decoding (strict) -------------------------------------------------------------------------------------
 
-def decode(text, max_chars: int = 256 * 2**20, tensor=None):
-    """The value ``text`` encodes; ``tensor(TensorData)`` makes tensors (torch ones in a kernel)."""
+def decode(text, max_chars: int = 256 * 2**20, tensor=None, stand_in=None):
+    """The value ``text`` encodes; ``tensor(TensorData)`` makes tensors (torch ones in a kernel) and
+    ``stand_in(StandIn)`` functions (a kernel's own of that name)."""
     if type(text) is not str:
         raise ProbeError(f"expected JSON text, got {type(text).__name__}")
     if len(text) > max_chars:
@@ -104,34 +118,36 @@ def decode(text, max_chars: int = 256 * 2**20, tensor=None):
         raw = json.loads(text, parse_constant=_no_constant)
     except (ValueError, RecursionError) as error:
         raise ProbeError(f"not valid JSON ({error})") from None
-    return _value(raw, 0, tensor or (lambda t: t))
+    return _value(raw, 0, (tensor or (lambda t: t), stand_in or (lambda s: s)))
 
 
 def _no_constant(name: str):
     raise ProbeError(f"bare {name} is not allowed")
 
 
-def _value(raw, depth: int, tensor):
+def _value(raw, depth: int, makers: tuple):
     if depth > MAX_DEPTH:
         raise ProbeError(f"data nested more than {MAX_DEPTH} deep")
     if raw is None or type(raw) in (bool, int, float, str):
         return raw
     if type(raw) is list:
-        return [_value(v, depth + 1, tensor) for v in raw]
+        return [_value(v, depth + 1, makers) for v in raw]
     if type(raw) is not dict or len(raw) != 1:
         raise ProbeError("an object must have exactly one tag")
     (tag, body), = raw.items()
     if tag == "f" and body in ("nan", "inf", "-inf"):
         return float(body)
     if tag == "d" and type(body) is dict:
-        return {k: _value(v, depth + 1, tensor) for k, v in body.items()}
+        return {k: _value(v, depth + 1, makers) for k, v in body.items()}
     if tag == "a":
         return _decode_array(body, {"dtype", "shape", "data"})
     if tag == "t":
         array = _decode_array(body, {"dtype", "shape", "data", "requires_grad"})
         if type(body["requires_grad"]) is not bool:
             raise ProbeError("requires_grad must be true or false")
-        return tensor(TensorData(array, body["requires_grad"]))
+        return makers[0](TensorData(array, body["requires_grad"]))
+    if tag == "s" and type(body) is str:
+        return makers[1](StandIn(body[:200]))
     if tag == "o" and type(body) is str:
         return Opaque(body[:200])
     raise ProbeError(f"unknown tag {tag[:20]!r} or malformed body")
@@ -178,8 +194,8 @@ def answer(request: str) -> str:
     """
     from IPython import get_ipython
 
-    query = decode(request, tensor=_torch_tensor)
     namespace = get_ipython().user_ns
+    query = decode(request, tensor=_torch_tensor, stand_in=lambda s: namespace.get(s.name, s))
     name = query.get("call", query.get("get"))
     if "run" not in query and name not in namespace:
         return encode({"missing": name})
@@ -204,9 +220,9 @@ def answer(request: str) -> str:
 
 
 def _run(namespace: dict, code: str, inputs: dict, stand_ins: list):
-    scope = {**namespace, **inputs}
     saved = {n: namespace[n] for n in stand_ins if n in namespace}
     namespace.update({n: stand_in(n) for n in stand_ins})
+    scope = {**namespace, **inputs, "__student__": namespace}  # the check's code may bind names of its own too
     try:
         exec(code, scope)
     finally:
@@ -223,15 +239,18 @@ def stand_in(name: str):
     from IPython import get_ipython
 
     ask = get_ipython().kernel.raw_input  # the kernel's own: builtins.input is not forwarded outside a cell
+    namespace = get_ipython().user_ns
 
     def call(*args, **kwargs):
-        reply = decode(ask(encode({"stand_in": name, "args": list(args), "kwargs": kwargs})), tensor=_torch_tensor)
+        reply = decode(ask(encode({"stand_in": name, "args": list(args), "kwargs": kwargs})),
+                       tensor=lambda data: _torch_tensor(TensorData(data.array, False)),  # a value, not a leaf
+                       stand_in=lambda s: namespace.get(s.name, s))
         if type(reply) is dict and "ok" in reply:
             return reply["ok"]
         why = reply.get("raised") if type(reply) is dict else None
         raise RuntimeError(f"{name} (the reference's, standing in for yours) failed: {why or 'no answer'}")
 
-    call.__name__ = call.__qualname__ = name
+    call.__name__ = call.__qualname__ = call.__stand_in__ = name
     return call
 
 

@@ -1,0 +1,369 @@
+"""Hidden checks of assignment 3, judged by the grader (instructor only: never released, never in a kernel).
+
+Each function is called on tensors the grader draws; values and gradients (computed with autograd in each kernel)
+are compared with the reference kernel's. "Without the library's function" is read from the submitted source.
+Tests of functions built on others (model1, network, evaluate, fit) stand the reference's versions in for the
+student's, so one mistake costs points once. train_epoch's test still runs in the kernel (it needs gradients
+through the stand-ins); the settings are judged by the NumPy trainer below, run in the grader.
+"""
+
+import numpy as np
+
+from dlcourse.data import load_digits
+from dlcourse.judge import TensorData, Trial, check
+
+SIGMOIDS = {"sigmoid", "sigmoid_", "expit"}
+RELUS = {"relu", "relu_"}
+LIBRARY_BCE = {"binary_cross_entropy", "binary_cross_entropy_with_logits"}
+
+
+def _tensor(array, dtype=None, requires_grad: bool = False) -> TensorData:
+    array = np.asarray(array)
+    return TensorData(array.astype(dtype) if dtype else array, requires_grad)
+
+
+def _not_calling(t: Trial, function: str, forbidden: set, what: str) -> None:
+    used = sorted(t.names_used(function) & forbidden)
+    t.expect(not used, f"{function} must not call {what} (it uses {', '.join(used)})")
+
+
+# Values and gradients of an elementwise function, computed in each kernel.
+ELEMENTWISE = """
+import warnings
+leaf = x.detach().clone().requires_grad_(True)
+untouched = x.detach().clone()
+with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    out = FUNCTION(leaf)
+    result = {"out": out, "requires_grad": bool(getattr(out, "requires_grad", False)), "grad": None,
+              "input": leaf.detach()}
+    if result["requires_grad"]:
+        out.sum().backward()
+        result["grad"] = leaf.grad
+"""
+
+
+def _elementwise(t: Trial, function: str, label: str, x: TensorData) -> tuple[dict, dict]:
+    code = ELEMENTWISE.replace("FUNCTION", function)
+    got, want = t.student.run(code, function, x=x), t.reference.run(code, function, x=x)
+    t.expect(type(got["out"]) is TensorData, f"{function} must return a torch tensor")
+    t.expect(got["out"].shape == x.shape, f"{function} of a tensor of shape {x.shape} has shape {got['out'].shape}")
+    t.expect(got["out"].array.dtype == x.array.dtype,
+             f"{function} of a {x.array.dtype} tensor returns {got['out'].array.dtype}")
+    t.close(label, got["out"], want["out"], rtol=1e-6, atol=1e-6)
+    return got, want
+
+
+@check
+def sigmoid(t: Trial) -> None:
+    """sigmoid"""
+    cases = [("float32", (3,), None)] + [(dtype, shape, scale) for shape, dtype, scale in
+                                         [((5, 7), "float32", 6.0), ((13,), "float64", 10.0),
+                                          ((2, 3, 4), "float32", 3.0), ((), "float64", 1.0)]]
+    for dtype, shape, scale in cases:
+        x = np.array([0.0, 2.0, -2.0]) if scale is None else scale * t.rng.standard_normal(shape)
+        _elementwise(t, "sigmoid", f"sigmoid of a {dtype} tensor of shape {shape}", _tensor(x, dtype))
+    _not_calling(t, "sigmoid", SIGMOIDS, "torch.sigmoid or its aliases")
+
+
+@check
+def sigmoid_extreme(t: Trial) -> None:
+    """sigmoid at extreme inputs"""
+    points = np.concatenate([np.linspace(-1000, 1000, 1000),
+                             [-1000, -745.5, -709.9, -100, -88.9, -30, 30, 88.9, 100, 709.9, 745.5, 1000]])
+    for dtype in ("float32", "float64"):
+        label = f"{dtype} inputs in [-1000, 1000]"
+        got, want = _elementwise(t, "sigmoid", f"sigmoid of {label}", _tensor(points, dtype))
+        t.expect(got["requires_grad"], "sigmoid must be built from torch operations that autograd can follow")
+        t.expect(bool(np.isfinite(got["grad"].array).all()), f"the gradient of sigmoid has nan or inf for {label}")
+        t.close(f"gradient of sigmoid for {label}", got["grad"], want["grad"], rtol=1e-5, atol=1e-6)
+    _not_calling(t, "sigmoid", SIGMOIDS, "torch.sigmoid or its aliases")
+
+
+@check
+def relu(t: Trial) -> None:
+    """relu"""
+    cases = [(np.array([-2.0, 0.0, 3.0]), "float32")]
+    cases += [(t.rng.standard_normal(shape), dtype) for shape, dtype in [((6, 4), "float64"), ((17,), "float32"),
+                                                                         ((2, 3, 5), "float64")]]
+    for x, dtype in cases:
+        x = _tensor(x, dtype)
+        got, want = _elementwise(t, "relu", f"relu of a {dtype} tensor of shape {x.shape}", x)
+        t.expect(np.array_equal(got["input"].array, x.array), "relu must not change its input")
+        smooth = x.array != 0  # at 0 any value in [0, 1] is a gradient of relu
+        t.close(f"gradient of relu for a tensor of shape {x.shape}", t.array("the gradient", got["grad"])[smooth],
+                t.array("the gradient", want["grad"])[smooth])
+    _not_calling(t, "relu", RELUS, "torch.relu or its aliases")
+
+
+LOSS = """
+leaf = prediction.detach().clone().requires_grad_(True)
+loss = FUNCTION(y, leaf)
+result = {"numel": int(loss.numel()), "loss": loss.reshape(()), "grad": None}
+loss.reshape(()).backward()
+result["grad"] = leaf.grad
+"""
+
+
+def _loss(t: Trial, function: str, label: str, y, prediction, rtol: float = 1e-6, atol: float = 1e-9,
+          gradient_rtol: float = 1e-5) -> dict:
+    code = LOSS.replace("FUNCTION", function)
+    inputs = {"y": _tensor(y), "prediction": _tensor(prediction)}
+    got, want = t.student.run(code, function, **inputs), t.reference.run(code, function, **inputs)
+    t.expect(got["numel"] == 1, f"{function} must return a single number (the mean)")
+    t.close(f"{function} for {label}", got["loss"], want["loss"], rtol=rtol, atol=atol)
+    t.expect(got["grad"] is not None and bool(np.isfinite(got["grad"].array).all()),
+             f"the gradient of {function} for {label} has nan or inf")
+    t.close(f"gradient of {function} for {label}", got["grad"], want["grad"], rtol=gradient_rtol, atol=atol)
+    return got
+
+
+@check
+def bce_loss(t: Trial) -> None:
+    """bce_loss"""
+    _loss(t, "bce_loss", "the example", np.array([1.0, 0.0, 1.0, 0.0]), np.array([0.9, 0.2, 0.6, 0.5]))
+    for shape, soft in [((9,), False), ((3, 5), False), ((12,), True), ((1,), False)]:
+        y = t.rng.random(shape) if soft else (t.rng.random(shape) < 0.5) * 1.0
+        _loss(t, "bce_loss", f"{'soft' if soft else 'hard'} labels of shape {shape}", y,
+              t.rng.uniform(1e-4, 1 - 1e-4, size=shape))
+    _not_calling(t, "bce_loss", LIBRARY_BCE, "the library's binary_cross_entropy")
+
+
+BCE_VALUE = "result = float(bce_loss_stable(y, prediction))"
+
+
+@check
+def bce_stable(t: Trial) -> None:
+    """bce_loss_stable"""
+    for shape in [(11,), (4, 3)]:
+        _loss(t, "bce_loss_stable", f"predictions in [0.01, 0.99], shape {shape}", (t.rng.random(shape) < 0.5) * 1.0,
+              t.rng.uniform(0.01, 0.99, size=shape), rtol=1e-4, atol=1e-6, gradient_rtol=1e-3)
+    for n in (1, 7):
+        y = _tensor((t.rng.random(n) < 0.5) * 1.0)
+        perfect = t.number("loss", t.student.run(BCE_VALUE, "bce_loss_stable", y=y, prediction=y))
+        t.expect(abs(perfect) < 1e-6, f"bce_loss_stable of a perfect prediction of {n} labels is not 0 "
+                 "(to within 1e-6)")
+        wrong = t.number("loss", t.student.run(BCE_VALUE, "bce_loss_stable", y=y, prediction=_tensor(1 - y.array)))
+        t.expect(wrong > 10, f"bce_loss_stable of {n} completely wrong predictions is {wrong:.3g}: far too small")
+    edges = LOSS.replace("FUNCTION", "bce_loss_stable")
+    got = t.student.run(edges, "bce_loss_stable", y=_tensor([1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.3, 0.7]),
+                        prediction=_tensor([1.0, 0.0, 0.0, 1.0, 0.5, 0.25, 0.0, 1.0]))
+    t.expect(bool(np.isfinite(t.array("loss", got["loss"])).all()),
+             "bce_loss_stable is not finite for predictions of exactly 0 and 1")
+    t.expect(got["grad"] is not None and bool(np.isfinite(got["grad"].array).all()),
+             "the gradient of bce_loss_stable has nan or inf for predictions of exactly 0 and 1")
+    _not_calling(t, "bce_loss_stable", LIBRARY_BCE, "the library's binary_cross_entropy")
+
+
+@check
+def bce_with_logits(t: Trial) -> None:
+    """bce_with_logits"""
+    extreme = np.array([-1000.0, -100.0, -40.0, -20.5, -5.0, 5.0, 20.5, 40.0, 100.0, 1000.0])
+    cases = [("the example", np.array([2.0, -1.0, -3.0, 40.0]), np.array([1.0, 0.0, 1.0, 0.0])),
+             ("logits +-1000 with the right labels", np.array([1000.0, -1000.0]), np.array([1.0, 0.0])),
+             ("random logits, shape (9,)", t.rng.normal(0, 4, size=9), (t.rng.random(9) < 0.5) * 1.0),
+             ("random logits, shape (4, 6), soft labels", t.rng.normal(0, 4, size=(4, 6)), t.rng.random((4, 6))),
+             ("extreme logits, labels 1", extreme, np.ones(10)), ("extreme logits, labels 0", extreme, np.zeros(10)),
+             ("extreme logits, soft labels", extreme, t.rng.random(10))]
+    for label, z, y in cases:
+        _loss(t, "bce_with_logits", label, y, z)
+    _not_calling(t, "bce_with_logits", LIBRARY_BCE, "the library's binary_cross_entropy functions")
+
+
+@check
+def model1(t: Trial) -> None:
+    """model1"""
+    cases = [(np.array([[1.0, 2.0], [0.0, -1.0], [3.0, 0.5]]), np.array([0.5, -0.25]), 0.1, False)]
+    for n, d, tensor_bias in [(7, 3, True), (1, 5, False), (20, 64, True)]:
+        cases.append((t.rng.normal(size=(n, d)), t.rng.normal(size=d) / np.sqrt(d), float(t.rng.normal()), tensor_bias))
+    for x, w, b, tensor_bias in cases:
+        inputs = {"x": _tensor(x), "w": _tensor(w), "b": _tensor(np.array(b)) if tensor_bias else b}
+        got = t.student.run("result = model1(x, w, b)", "model1", stand_ins=("sigmoid",), **inputs)
+        want = t.reference.run("result = model1(x, w, b)", "model1", **inputs)
+        t.close(f"model1 on {len(x)} samples with {x.shape[1]} features", got, want)
+
+
+# Layers as data (weights, biases, activation name); each kernel makes them tensors with its own activations.
+LAYERS = """
+activations = {"relu": relu, "sigmoid": sigmoid, "tanh": torch.tanh, "identity": identity}
+params = [(w, b, activations[kind]) for w, b, kind in layers]
+"""
+
+
+@check
+def network(t: Trial) -> None:
+    """network"""
+    cases = [(np.array([[1.0, 1.0], [-1.0, 2.0]]),
+              [(np.array([[1.0, -1.0], [2.0, 0.5]]), np.array([0.0, 1.0]), "relu"),
+               (np.array([[1.0], [-1.0]]), np.array([0.5]), "identity")])]
+    for sizes, kinds in [([5, 7, 3, 1], ["relu", "tanh", "sigmoid"]), ([6, 2, 4], ["relu", "identity"]),
+                         ([3, 1], ["identity"]), ([4, 9, 3], ["sigmoid", "relu"])]:
+        layers = [(t.rng.normal(size=(a, b)), t.rng.normal(size=b), kind)
+                  for a, b, kind in zip(sizes[:-1], sizes[1:], kinds, strict=True)]
+        cases += [(t.rng.normal(size=(n, sizes[0])), layers) for n in (1, 5)]
+    for x, layers in cases:
+        data = [[_tensor(w), _tensor(b), kind] for w, b, kind in layers]
+        code = LAYERS + "result = network(x, params)"
+        got = t.student.run(code, "network", stand_ins=("relu", "sigmoid"), x=_tensor(x), layers=data)
+        want = t.reference.run(code, "network", x=_tensor(x), layers=data)
+        sizes = [layers[0][0].shape[0]] + [w.shape[1] for w, _, _ in layers]
+        t.close(f"network {'-'.join(map(str, sizes))} ({', '.join(k for _, _, k in layers)}) on a batch of {len(x)}",
+                got, want)
+
+
+MAKE_LAYER = """
+w, b, activation = make_layer(d_in, d_out, torch.tanh)
+result = {"w": w.detach(), "b": b.detach(), "same_activation": activation is torch.tanh}
+"""
+
+
+@check
+def make_layer(t: Trial) -> None:
+    """make_layer"""
+    for d_in, d_out in [(64, 32), (2000, 300), (300, 2000)]:
+        label = f"make_layer({d_in}, {d_out})"
+        got = t.student.run(MAKE_LAYER, "make_layer", d_in=d_in, d_out=d_out)
+        w, b = got["w"], got["b"]
+        t.expect(type(w) is TensorData and type(b) is TensorData, f"{label} must return tensors")
+        t.expect(w.shape == (d_in, d_out) and b.shape == (d_out,), f"{label}: shapes {w.shape} and {b.shape}")
+        t.expect(w.array.dtype == np.float64 and b.array.dtype == np.float64, "weights and biases must be float64")
+        t.expect(got["same_activation"] is True, "make_layer must return the activation it was given")
+        t.expect(bool((b.array == 0).all()), "biases must start at zero")
+        he = (2.0 / d_in) ** 0.5
+        std, mean = float(w.array.std()), float(w.array.mean())
+        tolerance = 0.3 if d_in * d_out < 10_000 else 0.03
+        t.expect(abs(std / he - 1) < tolerance, f"{label}: the weights' standard deviation is {std / he:.3f} times the "
+                 "He value")
+        t.expect(abs(mean) < 0.02 * he or d_in * d_out < 10_000, f"{label}: the weights are not centred at 0")
+    first = t.student.run(MAKE_LAYER, "make_layer", d_in=50, d_out=40)["w"].array
+    second = t.student.run(MAKE_LAYER, "make_layer", d_in=50, d_out=40)["w"].array
+    t.expect(not np.array_equal(first, second), "two calls of make_layer must draw different random weights")
+
+
+EVALUATE = LAYERS + """
+result = list(evaluate(params, x, y))
+result.append([w.grad is None and b.grad is None for w, b, _ in params])
+result.append([bool(getattr(value, "requires_grad", False)) for value in result[:2]])
+"""
+
+
+@check
+def evaluate(t: Trial) -> None:
+    """evaluate"""
+    x_example = t.rng.normal(size=(40, 64))
+    cases = [("a constant network", x_example, (t.rng.random(40) < 0.5) * 1.0,
+              [(np.zeros((64, 1)), np.array([0.1]), "sigmoid")])]
+    for n, sizes in [(37, [5, 4, 1]), (12, [3, 1])]:
+        layers = [(t.rng.normal(size=(a, b)), t.rng.normal(size=b), "relu")
+                  for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+        layers[-1] = (*layers[-1][:2], "sigmoid")
+        cases.append((f"a {'-'.join(map(str, sizes))} network on {n} samples", t.rng.normal(size=(n, sizes[0])),
+                      (t.rng.random(n) < 0.5) * 1.0, layers))
+    for label, x, y, layers in cases:
+        data = [[_tensor(w, requires_grad=True), _tensor(b, requires_grad=True), kind] for w, b, kind in layers]
+        inputs = {"x": _tensor(x), "y": _tensor(y), "layers": data}
+        got = t.student.run(EVALUATE, "evaluate", stand_ins=("network", "bce_loss_stable", "bce_loss", "sigmoid",
+                                                             "relu"), **inputs)
+        t.expect(len(got) == 4, "evaluate must return (loss, accuracy)")
+        want = t.reference.run(EVALUATE, "evaluate", **inputs)
+        t.expect(not any(got[3]), "evaluate must not build a graph: use torch.no_grad()")
+        t.close(f"loss of {label}", t.number("the loss", got[0]), want[0])
+        t.close(f"accuracy of {label}", t.number("the accuracy", got[1]), want[1])
+        t.expect(all(got[2]), "evaluate must not compute gradients")
+
+
+# fit with its helpers replaced by recorders: train_epoch counts its calls, evaluate answers from the call count.
+FIT = """
+calls = []
+net = [(torch.zeros(3, 1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64), torch.sigmoid)]
+
+
+def fake_train_epoch(params, x, y, learning_rate, batch_size):
+    same = params is net and torch.equal(x, xt) and torch.equal(y, yt)
+    calls.append([float(learning_rate), int(batch_size), same])
+
+
+def fake_evaluate(params, x, y):
+    k = len(calls)
+    if x.shape == xt.shape and torch.equal(x, xt) and torch.equal(y, yt):
+        return 1.0 / (k + 1), 0.5 + k / 100
+    if x.shape == xv.shape and torch.equal(x, xv) and torch.equal(y, yv):
+        return 2.0 / (k + 1), 0.25 + k / 100
+    raise AssertionError("fit must evaluate on the training data and on the validation data")
+
+
+saved = {name: __student__.get(name) for name in ("train_epoch", "evaluate")}
+__student__.update(train_epoch=fake_train_epoch, evaluate=fake_evaluate)
+try:
+    history = fit(net, xt, yt, xv, yv, epochs, lr, batch_size)
+finally:
+    __student__.update(saved)
+result = {"calls": calls, "history": {str(key): list(values) for key, values in dict(history).items()}}
+"""
+
+
+@check
+def fit(t: Trial) -> None:
+    """fit"""
+    data = {"xt": _tensor(t.rng.normal(size=(20, 3))), "yt": _tensor((t.rng.random(20) < 0.5) * 1.0),
+            "xv": _tensor(t.rng.normal(size=(11, 3))), "yv": _tensor((t.rng.random(11) < 0.5) * 1.0)}
+    for epochs, lr, batch_size in [(2, 0.1, 10), (4, 0.37, 6), (1, 0.05, 3)]:
+        got = t.student.run(FIT, "fit", epochs=epochs, lr=lr, batch_size=batch_size, **data)
+        calls = got["calls"]
+        t.expect(len(calls) == epochs, f"fit({epochs} epochs) called train_epoch {len(calls)} times")
+        t.expect(all(call[2] for call in calls), "fit must train the params it was given, on the training data")
+        t.expect(all(call[:2] == [lr, batch_size] for call in calls),
+                 "fit must pass learning_rate and batch_size on to train_epoch")
+        expected = {"train loss": [1.0 / (e + 2) for e in range(epochs)],
+                    "validation loss": [2.0 / (e + 2) for e in range(epochs)],
+                    "train accuracy": [0.5 + (e + 1) / 100 for e in range(epochs)],
+                    "validation accuracy": [0.25 + (e + 1) / 100 for e in range(epochs)]}
+        for key, values in expected.items():
+            t.expect(key in got["history"], f"the history has no key {key!r}")
+            t.expect(len(got["history"][key]) == epochs, f"{epochs} epochs must give {epochs} values of {key!r}")
+            t.close(f"history[{key!r}] (the values evaluate returns after each epoch)", got["history"][key], values)
+
+
+def _fit_digits(learning_rate: float, batch_size: int, epochs: int, seed: int = 0) -> float:
+    """Validation accuracy of the 64-32-1 network trained with these settings, by NumPy SGD (the grader's own)."""
+    digits = load_digits(test_size=0.5, seed=0, verbose=False)
+    mean, std = digits.x_train.mean(axis=0), digits.x_train.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    x_train, x_val = (digits.x_train - mean) / std, (digits.x_test - mean) / std
+    y_train, y_val = (digits.y_train <= 4) * 1.0, (digits.y_test <= 4) * 1.0
+    rng = np.random.default_rng(seed)
+    weights = [rng.normal(size=(64, 32)) * np.sqrt(2 / 64), rng.normal(size=(32, 1)) * np.sqrt(2 / 32)]
+    biases = [np.zeros(32), np.zeros(1)]
+
+    def forward(x):
+        z1 = x @ weights[0] + biases[0]
+        a1 = np.maximum(z1, 0)
+        return z1, a1, 0.5 * (1 + np.tanh(0.5 * (a1 @ weights[1] + biases[1])))[:, 0]
+
+    for _ in range(epochs):
+        order = rng.permutation(len(x_train))
+        for k in range(len(x_train) // batch_size):
+            index = order[k * batch_size:(k + 1) * batch_size]
+            z1, a1, p = forward(x_train[index])
+            dz2 = ((p - y_train[index]) / batch_size)[:, None]
+            dz1 = (dz2 @ weights[1].T) * (z1 > 0)
+            weights[1] -= learning_rate * (a1.T @ dz2)
+            biases[1] -= learning_rate * dz2.sum(axis=0)
+            weights[0] -= learning_rate * (x_train[index].T @ dz1)
+            biases[0] -= learning_rate * dz1.sum(axis=0)
+    return float(np.mean((forward(x_val)[2] >= 0.5) == (y_val == 1)))
+
+
+@check
+def trained_network(t: Trial) -> None:
+    """the training settings"""
+    learning_rate = t.number("learning_rate", t.student.value("learning_rate"))
+    batch_size = t.number("batch_size", t.student.value("batch_size"))
+    samples = len(load_digits(test_size=0.5, seed=0, verbose=False).x_train)
+    t.expect(learning_rate > 0, "learning_rate must be positive")
+    t.expect(batch_size.is_integer() and 1 <= batch_size <= samples,
+             f"batch_size must be a whole number from 1 to {samples}")
+    with np.errstate(all="ignore"):
+        accuracy = _fit_digits(learning_rate, int(batch_size), 30)  # the task's 30 epochs
+    t.expect(bool(np.isfinite(accuracy)) and accuracy >= 0.95, "with this learning_rate and batch_size the 64-32-1 "
+             "network does not reach a validation accuracy of 0.95 in 30 epochs")
