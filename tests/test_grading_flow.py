@@ -58,7 +58,7 @@ def test_demo_exports_grades_for_every_student(demo_course, demo_output):
 def test_feedback_shows_results_but_not_hidden_tests(demo_course, demo_output):
     html = (demo_course / "feedback" / "mistakes" / A1 / f"{A1}.html").read_text()
     text = html_to_text(html)
-    assert "AssertionError: step_size=0.1: f = " in text, "the failure message should reach the student"
+    assert "AssertionError: f from (3, 2) with step_size 0.1: " in text, "the failure message should reach the student"
     assert "BEGIN HIDDEN TESTS" not in text
     assert "_reference_descent" not in text, "hidden reference code leaked into the feedback"
     assert "default_rng(977)" not in text, "hidden test seeds leaked into the feedback"
@@ -93,5 +93,5 @@ def test_feedback_as_pdf_shows_the_message_and_no_hidden_tests(demo_course, demo
     assert cli.main(["--course", str(demo_course), "feedback", A1, "--pdf"]) == 0
     reader = PdfReader(demo_course / "feedback" / "mistakes" / A1 / f"{A1}.pdf")
     text = " ".join(page.extract_text() for page in reader.pages).replace("\n", " ")
-    assert "step_size=0.1: f =" in text, "the failure message should reach the student's PDF"
+    assert "f from (3, 2) with step_size 0.1:" in text, "the failure message should reach the student's PDF"
     assert "BEGIN HIDDEN TESTS" not in text and "_reference_descent" not in text, "hidden test code in the PDF"

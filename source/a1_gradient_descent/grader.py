@@ -30,6 +30,19 @@ def _same_path(t: Trial, label: str, got, want, final_point: bool = True) -> Non
     t.close(f"f at the final point from {label}", t.number(f"f from {label}", got[2]), want[2], **PATH_TOLERANCE)
 
 
+def _random_paths(t: Trial, function: str, step_sizes: tuple, steps: tuple, third: tuple | None = None) -> None:
+    """Six paths from random starts with random settings; ``third`` = (name, low, high) for decay or beta."""
+    for _ in range(6):
+        x0, y0 = (float(v) for v in t.rng.uniform(-4, 4, size=2))
+        args = [x0, y0, float(t.rng.uniform(*step_sizes)), int(t.rng.integers(*steps))]
+        label = f"start ({x0:.3f}, {y0:.3f}), step_size {args[2]:.3f}, {args[3]} steps"
+        if third:
+            args.append(float(t.rng.uniform(*third[1:])))
+            label += f", {third[0]} {args[4]:.3f}"
+        got, want = _run(t, function, *args)
+        _same_path(t, label, got, want, final_point=third is None)
+
+
 @check
 def optimize_f_constant(t: Trial) -> None:
     """optimize_f with a constant step"""
@@ -39,11 +52,7 @@ def optimize_f_constant(t: Trial) -> None:
         t.expect(len(got[3]) == len(got[4]) == 11, "10 steps visit 11 points, the start included")
         t.expect(t.array("x_hist", got[3])[0] == 3.0 and t.array("y_hist", got[4])[0] == 2.0,
                  "histories start at the start point")
-    for _ in range(6):
-        x0, y0 = (float(v) for v in t.rng.uniform(-4, 4, size=2))
-        step, steps = float(t.rng.uniform(0.02, 0.15)), int(t.rng.integers(3, 25))
-        label = f"start ({x0:.3f}, {y0:.3f}), step_size {step:.3f}, {steps} steps"
-        _same_path(t, label, *_run(t, "optimize_f", x0, y0, step, steps))
+    _random_paths(t, "optimize_f", (0.02, 0.15), (3, 25))
 
 
 @check
@@ -51,13 +60,7 @@ def optimize_f_decay(t: Trial) -> None:
     """optimize_f with a decaying step"""
     got, want = _run(t, "optimize_f", 3.0, 2.0, 0.2, 10, 0.9)
     t.close("f from (3, 2) with step_size 0.2, decay 0.9", t.number("f", got[2]), want[2], rtol=0, atol=1e-5)
-    for _ in range(6):
-        x0, y0 = (float(v) for v in t.rng.uniform(-4, 4, size=2))
-        step, decay = float(t.rng.uniform(0.05, 0.2)), float(t.rng.uniform(0.7, 0.97))
-        steps = int(t.rng.integers(4, 25))
-        label = f"start ({x0:.3f}, {y0:.3f}), step_size {step:.3f}, decay {decay:.3f}, {steps} steps"
-        got, want = _run(t, "optimize_f", x0, y0, step, steps, decay)
-        _same_path(t, label, got, want, final_point=False)
+    _random_paths(t, "optimize_f", (0.05, 0.2), (4, 25), ("decay", 0.7, 0.97))
 
 
 @check
@@ -82,13 +85,7 @@ def momentum(t: Trial) -> None:
     got, want = _run(t, "optimize_f_momentum", 3.0, 2.0, 0.1, 10, 0.0)
     t.close("f with beta=0 (momentum must equal plain gradient descent)", t.number("f", got[2]), want[2],
             rtol=0, atol=1e-5)
-    for _ in range(6):
-        x0, y0 = (float(v) for v in t.rng.uniform(-4, 4, size=2))
-        step, beta = float(t.rng.uniform(0.01, 0.06)), float(t.rng.uniform(0.3, 0.9))
-        steps = int(t.rng.integers(5, 30))
-        label = f"start ({x0:.3f}, {y0:.3f}), step_size {step:.3f}, beta {beta:.3f}, {steps} steps"
-        got, want = _run(t, "optimize_f_momentum", x0, y0, step, steps, beta)
-        _same_path(t, label, got, want, final_point=False)
+    _random_paths(t, "optimize_f_momentum", (0.01, 0.06), (5, 30), ("beta", 0.3, 0.9))
 
 
 @check
