@@ -271,10 +271,11 @@ class GuardedExecute(Execute):
         deadline = monotonic() + timeout
         reply = None
         while reply is None and (remaining := deadline - monotonic()) > 0:
-            reply = run_sync(judge.await_reply)(self.kc, msg_id, min(remaining, 0.05) if on_input else remaining,
+            # with stand-ins, most of the wait is for the kernel's requests: each one is answered at once
+            reply = run_sync(judge.await_reply)(self.kc, msg_id, min(remaining, 0.001) if on_input else remaining,
                                                 self.km.is_alive)
             if reply is None and on_input is not None:
-                prompt = run_sync(judge.input_request)(self.kc, msg_id, 0.01)
+                prompt = run_sync(judge.input_request)(self.kc, msg_id, 0.02)
                 if prompt is not None:
                     self.kc.input(on_input(prompt))
                 elif not run_sync(self.km.is_alive)():

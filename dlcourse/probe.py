@@ -183,6 +183,8 @@ def answer(request: str) -> str:
 
     - ``{"call": name, "args": [...], "kwargs": {...}}`` -> ``{"ok": result, "args": [args after the call]}``;
     - ``{"get": name}`` -> ``{"ok": value}``;
+    - ``{"run": code, "each": [inputs, ...]}`` -> ``{"ok": [{"ok": result} | {"raised": ...}, ...]}``: the same
+      code for many cases in one round trip;
     - ``{"run": code, "inputs": {...}, "stand_ins": [names]}`` -> ``{"ok": result}``: the check's own code runs
       with the namespace's names and the inputs, and leaves its answer in ``result`` (for objects, methods,
       graphs: whatever must be turned into data here). While it runs, each name in ``stand_ins`` is bound
@@ -200,7 +202,9 @@ def answer(request: str) -> str:
     if "run" not in query and name not in namespace:
         return encode({"missing": name})
     try:
-        if "run" in query:
+        if "run" in query and "each" in query:
+            text = encode({"ok": _run_each(namespace, query["run"], query["each"], query.get("stand_ins", []))})
+        elif "run" in query:
             text = encode({"ok": _run(namespace, query["run"], query.get("inputs", {}), query.get("stand_ins", []))})
         elif "get" in query:
             text = encode({"ok": namespace[name]})
@@ -230,6 +234,17 @@ def _run(namespace: dict, code: str, inputs: dict, stand_ins: list):
             namespace.pop(n, None)
         namespace.update(saved)
     return scope.get("result")
+
+
+def _run_each(namespace: dict, code: str, cases: list, stand_ins: list) -> list:
+    """The code once per case: [{"ok": result} or {"raised": "Type: message"}, ...], in one round trip."""
+    answers = []
+    for inputs in cases:
+        try:
+            answers.append({"ok": _run(namespace, code, inputs, stand_ins)})
+        except Exception as error:  # this case's answer; the other cases still run
+            answers.append({"raised": f"{type(error).__name__}: {error}"[:2000]})
+    return answers
 
 
 def stand_in(name: str):

@@ -221,10 +221,15 @@ def _graphs(t: Trial, sigmoid_cases: int, random_cases: int) -> list[tuple[str, 
 @check
 def evaluate_graph(t: Trial) -> None:
     """evaluate_graph"""
-    for label, graph, inputs in _graphs(t, 4, 5):
-        got = _as_dict(t, label, t.student.run(EVALUATE, "evaluate_graph", graph=graph, inputs=inputs))
-        want = _as_dict(t, label, t.reference.run(EVALUATE, "evaluate_graph", graph=graph, inputs=inputs))
-        _same_per_node(t, label, "evaluate_graph", got, want)
+    labels, cases = _cases(_graphs(t, 4, 5))
+    got = t.student.run_each(EVALUATE, labels, cases)
+    want = t.reference.run_each(EVALUATE, labels, cases)
+    for label, yours, expected in zip(labels, got, want, strict=True):
+        _same_per_node(t, label, "evaluate_graph", _as_dict(t, label, yours), _as_dict(t, label, expected))
+
+
+def _cases(graphs: list) -> tuple[list, list]:
+    return [label for label, _, _ in graphs], [{"graph": graph, "inputs": inputs} for _, graph, inputs in graphs]
 
 
 @check
@@ -235,23 +240,28 @@ def backprop_graph(t: Trial) -> None:
                          ["times", {"kind": "op", "op": "multiply"}], ["y", {"kind": "var", "name": "y"}]],
                "edges": [["x", "plus"], ["w", "plus"], ["plus", "z1"], ["x", "times"], ["z1", "times"],
                          ["times", "y"]]}
-    cases = _graphs(t, 3, 6) + [("y = x (x + w) (fan-out: add up both paths)", fan_out, {"x": 1.5, "w": -0.5})]
-    for label, graph, inputs in cases:
-        values = _as_dict(t, label, t.reference.run(EVALUATE, "evaluate_graph", graph=graph, inputs=inputs))
-        got = _as_dict(t, label, t.student.run(BACKPROP, "backprop_graph", graph=graph, values=values))
-        want = _as_dict(t, label, t.reference.run(BACKPROP, "backprop_graph", graph=graph, values=values))
-        _same_per_node(t, label, "backprop_graph", got, want)
+    labels, cases = _cases(_graphs(t, 3, 6) + [("y = x (x + w) (fan-out: add up both paths)", fan_out,
+                                                  {"x": 1.5, "w": -0.5})])
+    values = [_as_dict(t, label, v) for label, v in zip(labels, t.reference.run_each(EVALUATE, labels, cases),
+                                                          strict=True)]
+    cases = [{"graph": case["graph"], "values": v} for case, v in zip(cases, values, strict=True)]
+    got = t.student.run_each(BACKPROP, labels, cases)
+    want = t.reference.run_each(BACKPROP, labels, cases)
+    for label, yours, expected in zip(labels, got, want, strict=True):
+        _same_per_node(t, label, "backprop_graph", _as_dict(t, label, yours), _as_dict(t, label, expected))
 
 
 def _weight_gradients(t: Trial, function: str, random_cases: int) -> None:
     cases = [(0.1, 0.3, -0.2, 0.4, 1.0)]
     cases += [(*(float(v) for v in t.rng.uniform(-2, 2, size=4)), float(t.rng.uniform(-1, 3)))
               for _ in range(random_cases)]
-    for w1, x1, w2, x2, f_star in cases:
-        label = f"w1={w1:.3f}, x1={x1:.3f}, w2={w2:.3f}, x2={x2:.3f}, f*={f_star:.3f}"
-        got = t.student.call(function, w1, x1, w2, x2, f_star)
+    labels = [f"w1={w1:.3f}, x1={x1:.3f}, w2={w2:.3f}, x2={x2:.3f}, f*={f_star:.3f}"
+              for w1, x1, w2, x2, f_star in cases]
+    code = f"result = {function}(*point)"
+    points = [{"point": list(case)} for case in cases]
+    for label, got, want in zip(labels, t.student.run_each(code, labels, points),
+                                t.reference.run_each(code, labels, points), strict=True):
         t.expect(type(got) is list and len(got) == 2, f"{function} must return (de/dw1, de/dw2)")
-        want = t.reference.call(function, w1, x1, w2, x2, f_star)
         t.close(f"de/dw1 at {label}", t.number("de/dw1", got[0]), want[0], rtol=1e-5)
         t.close(f"de/dw2 at {label}", t.number("de/dw2", got[1]), want[1], rtol=1e-5)
 
@@ -290,11 +300,13 @@ def box(t: Trial) -> None:
         delta = float(t.rng.choice([0.25, 0.5, 1.0, 1.5, 2.0, 3.0]))
         cases.append((np.concatenate([t.rng.uniform(-2, 5, size=40), [0.0, delta, -delta, 2 * delta, delta / 2]]),
                       h, delta))
-    for x, h, delta in cases:
-        code = "result = box(x, h, delta)"
-        got = t.student.run(code, "box", stand_ins=("step",), x=x, h=h, delta=delta)
-        want = t.reference.run(code, "box", x=x, h=h, delta=delta)
-        t.close(f"box with h={h:.3f}, delta={delta} at {x.size} points, the edges 0 and delta among them", got, want)
+    labels = [f"box with h={h:.3f}, delta={delta} at {x.size} points, the edges 0 and delta among them"
+              for x, h, delta in cases]
+    inputs = [{"x": x, "h": h, "delta": delta} for x, h, delta in cases]
+    got = t.student.run_each("result = box(x, h, delta)", labels, inputs, stand_ins=("step",))
+    want = t.reference.run_each("result = box(x, h, delta)", labels, inputs)
+    for label, yours, expected in zip(labels, got, want, strict=True):
+        t.close(label, yours, expected)
 
 
 @check
@@ -308,14 +320,15 @@ def network_output(t: Trial) -> None:
                   "w2": t.rng.normal(size=hidden), "b2": float(t.rng.normal())}
         edges = -params["b1"] / params["w1"]  # exact in binary: these points sit on a neuron's threshold
         cases.append((np.concatenate([t.rng.integers(-40, 41, size=n) * 0.125, edges]), params))
-    for x, params in cases:
-        code = "result = network_output(x, params)"
-        got = t.student.run(code, "network_output", stand_ins=("step",), x=x, params=params)
-        want = t.reference.run(code, "network_output", x=x, params=params)
-        t.expect(np.shape(t.array("network_output", got)) == x.shape,
-                 f"network_output on {x.size} points must return {x.size} values")
-        t.close(f"network_output with {len(params['w1'])} hidden neurons on {x.size} points (some on the "
-                "thresholds)", got, want)
+    labels = [f"network_output with {len(params['w1'])} hidden neurons on {x.size} points (some on the thresholds)"
+              for x, params in cases]
+    inputs = [{"x": x, "params": params} for x, params in cases]
+    got = t.student.run_each("result = network_output(x, params)", labels, inputs, stand_ins=("step",))
+    want = t.reference.run_each("result = network_output(x, params)", labels, inputs)
+    for label, (x, _), yours, expected in zip(labels, cases, got, want, strict=True):
+        t.expect(np.shape(t.array(label, yours)) == x.shape, f"network_output on {x.size} points must return "
+                 f"{x.size} values")
+        t.close(label, yours, expected)
 
 
 # The student's parameters for f, as data; then evaluated by the reference network, against the reference's own.
@@ -325,35 +338,42 @@ ERRORS = ("grid = np.linspace(-B, B, 4001)[1:]\n"
           "result = [float(np.max(np.abs(network_output(grid, p) - eval(f)(grid)))) for p in params]")
 
 
-def _parameters(t: Trial, f: str, B: float, N: int) -> dict:
-    label = f"box_network(f, {B}, {N})"
-    got = t.student.run(PARAMETERS, label, f=f, B=B, N=N)
-    t.expect(type(got) is dict, f"{label} must return a dict with w1, b1, w2 and b2")
-    for key in ("w1", "b1", "w2"):
-        t.expect(np.shape(t.array(f"{label}: {key}", got[key])) == (2 * N,),
-                 f"{label}: {key} must have 2N = {2 * N} entries")
-    return {key: t.array(f"{label}: {key}", got[key]) for key in ("w1", "b1", "w2")} | {
-        "b2": t.number(f"{label}: b2", got["b2"])}
+def _parameters(t: Trial, f: str, sizes: list[tuple[float, int]]) -> list[dict]:
+    """The student's box_network(f, B, N) for each (B, N), checked for shape."""
+    labels = [f"box_network(f, {B}, {N})" for B, N in sizes]
+    answers = t.student.run_each(PARAMETERS, labels, [{"f": f, "B": B, "N": N} for B, N in sizes])
+    params = []
+    for label, (_, N), got in zip(labels, sizes, answers, strict=True):
+        t.expect(type(got) is dict, f"{label} must return a dict with w1, b1, w2 and b2")
+        for key in ("w1", "b1", "w2"):
+            t.expect(np.shape(t.array(f"{label}: {key}", got[key])) == (2 * N,),
+                     f"{label}: {key} must have 2N = {2 * N} entries")
+        params.append({key: t.array(f"{label}: {key}", got[key]) for key in ("w1", "b1", "w2")} | {
+            "b2": t.number(f"{label}: b2", got["b2"])})
+    return params
 
 
 @check
 def box_network(t: Trial) -> None:
     """box_network"""
-    _parameters(t, "lambda x: x", 2.0, 4)
+    _parameters(t, "lambda x: x", [(2.0, 4)])
     functions = [("sin(3x)", "lambda x: np.sin(3 * x)"), ("x^2 - x", "lambda x: x**2 - x"),
                  ("exp(-x) |x|", "lambda x: np.exp(-x) * np.abs(x)")]
+    sizes = [(2.0, 8), (1.5, 6), (1.7, 13), (3.0, 5)]
     for name, f in functions:
-        for B, N in [(2.0, 8), (1.5, 6), (1.7, 13), (3.0, 5)]:
-            params = _parameters(t, f, B, N)
+        labels, cases = [], []
+        for (B, N), params in zip(sizes, _parameters(t, f, sizes), strict=True):
             edges = np.linspace(-B, B, N + 1)
             x = np.concatenate([t.rng.uniform(-B, B, size=60), edges[1:] - 1e-7, edges[:-1] + 1e-7,
                                 [-B - 0.5, B + 0.5, -3 * B, 3 * B]])
             if B in (2.0, 1.5):  # edges exactly representable: check the edges themselves
                 x = np.concatenate([x, edges[1:]])
-            yours, want = t.reference.run(STAIRCASE, "your box network", about_student=True, x=x, params=params,
-                                          f=f, B=B, N=N)
-            t.close(f"box_network for f(x) = {name} with B={B}, N={N}, at random points, near the edges and "
-                    "outside", yours, want, rtol=1e-6, atol=1e-9)
+            labels.append(f"box_network for f(x) = {name} with B={B}, N={N}, at random points, near the edges and "
+                          "outside")
+            cases.append({"x": x, "params": params, "f": f, "B": B, "N": N})
+        for label, (yours, want) in zip(labels, t.reference.run_each(STAIRCASE, labels, cases, about_student=True),
+                                        strict=True):
+            t.close(label, yours, want, rtol=1e-6, atol=1e-9)
 
 
 @check
@@ -362,7 +382,7 @@ def error_rate(t: Trial) -> None:
     Ns = [8, 16, 32, 64, 128]
     for name, f in [("|x| + sin(2x)", "lambda x: np.abs(x) + np.sin(2 * x)"),
                     ("3 cos(x) - |x - 0.3|", "lambda x: 3 * np.cos(x) - np.abs(x - 0.3)")]:
-        params = [_parameters(t, f, 2.0, N) for N in Ns]
+        params = _parameters(t, f, [(2.0, N) for N in Ns])
         errors = t.reference.run(ERRORS, "your box networks' errors", about_student=True, params=params, f=f, B=2.0)
         slope = float(np.polyfit(np.log(Ns), np.log([t.number("error", e) for e in errors]), 1)[0])
         t.expect(-1.3 < slope < -0.7, f"f(x) = {name}: the max error falls with slope {slope:.2f} on a log-log "
@@ -375,10 +395,12 @@ def init_std(t: Trial) -> None:
     cases = [(100, 100, "lecun"), (50, 150, "xavier"), (200, 10, "he")]
     cases += [(n_in, n_out, scheme) for n_in, n_out in [(784, 128), (30, 500), (7, 3), (1, 64), (256, 256)]
               for scheme in ("lecun", "xavier", "he")]
-    for n_in, n_out, scheme in cases:
-        label = f"init_std({n_in}, {n_out}, {scheme!r})"
-        t.close(label, t.number(label, t.student.call("init_std", n_in, n_out, scheme)),
-                t.reference.call("init_std", n_in, n_out, scheme), rtol=1e-6)
+    labels = [f"init_std({n_in}, {n_out}, {scheme!r})" for n_in, n_out, scheme in cases]
+    arguments = [{"arguments": list(case)} for case in cases]
+    for label, got, want in zip(labels, t.student.run_each("result = init_std(*arguments)", labels, arguments),
+                                t.reference.run_each("result = init_std(*arguments)", labels, arguments),
+                                strict=True):
+        t.close(label, t.number(label, got), want, rtol=1e-6)
     raised = t.student.run("try:\n    init_std(10, 10, 'uniform')\n    result = None\n"
                            "except ValueError:\n    result = 'ValueError'", "init_std")
     t.expect(raised == "ValueError", "init_std must raise ValueError for an unknown scheme")
