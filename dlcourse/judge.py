@@ -146,11 +146,6 @@ class Kernel:
         """What ``name(*args, **kwargs)`` returned; Failed if it raised or is not defined."""
         return self._ask({"call": name, "args": list(args), "kwargs": kwargs}, name)["ok"]
 
-    def call_with_args(self, name: str, *args, **kwargs):
-        """(result, the positional arguments after the call): for functions that update their inputs."""
-        reply = self._ask({"call": name, "args": list(args), "kwargs": kwargs}, name)
-        return reply["ok"], reply.get("args")
-
     def value(self, name: str):
         return self._ask({"get": name}, name)["ok"]
 

@@ -181,7 +181,7 @@ def _decode_array(body, keys: set) -> np.ndarray:
 def answer(request: str) -> str:
     """Run one request in this kernel's namespace; never raises for what the called code does.
 
-    - ``{"call": name, "args": [...], "kwargs": {...}}`` -> ``{"ok": result, "args": [args after the call]}``;
+    - ``{"call": name, "args": [...], "kwargs": {...}}`` -> ``{"ok": result}``;
     - ``{"get": name}`` -> ``{"ok": value}``;
     - ``{"run": code, "each": [inputs, ...]}`` -> ``{"ok": [{"ok": result} | {"raised": ...}, ...]}``: the same
       code for many cases in one round trip;
@@ -209,9 +209,7 @@ def answer(request: str) -> str:
         elif "get" in query:
             text = encode({"ok": namespace[name]})
         else:
-            args, kwargs = query.get("args", []), query.get("kwargs", {})
-            result = namespace[name](*args, **kwargs)
-            text = encode({"ok": result, "args": args})
+            text = encode({"ok": namespace[name](*query.get("args", []), **query.get("kwargs", {}))})
     except NameError as error:
         return encode({"missing": error.name}) if error.name else encode({"raised": f"NameError: {error}"})
     except Exception as error:  # the student's code failed: that is the answer

@@ -109,14 +109,14 @@ def namespace(monkeypatch):
     return names
 
 
-def test_answer_calls_the_named_function_and_returns_its_result_and_arguments(namespace):
+def test_answer_calls_the_named_function_and_returns_only_its_result(namespace):
     def scale(v, by=2.0):
         v *= by
         return v.sum()
 
     namespace["scale"] = scale
     reply = decode(probe.answer(encode({"call": "scale", "args": [np.ones(3)], "kwargs": {"by": 3.0}})))
-    assert float(reply["ok"]) == 9.0 and np.array_equal(reply["args"][0], np.full(3, 3.0))
+    assert float(reply["ok"]) == 9.0 and set(reply) == {"ok"}  # the arguments are not sent back
 
 
 def test_answer_reports_what_went_wrong_instead_of_raising(namespace):
