@@ -12,12 +12,11 @@ reference kernel: that one-off cost is printed on its own.
 """
 
 import argparse
-import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-from bench_sandbox import autograde_seconds
+from bench_sandbox import autograde_seconds, paired_medians
 
 from dlcourse import grading, mutation
 
@@ -58,9 +57,8 @@ def main() -> int:
           f"{'first notebook (s)':>20}")
     for assignment_id in args.assignments or grading.assignments(root):
         first, timed = pairs(root, assignment_id, args.before, args.pairs)
-        ratio = statistics.median(a / b for a, b in timed)
-        print(f"{assignment_id:<32}{statistics.median(a for a, _ in timed):>12.2f}"
-              f"{statistics.median(b for _, b in timed):>15.2f}{ratio:>26.3f}{first:>20.2f}", flush=True)
+        a, b, ratio = paired_medians(timed)
+        print(f"{assignment_id:<32}{a:>12.2f}{b:>15.2f}{ratio:>26.3f}{first:>20.2f}", flush=True)
     return 0
 
 

@@ -54,11 +54,15 @@ def main() -> int:
     root = grading.find_course_root(Path(__file__).resolve().parent)
     print(f"{'assignment':<32}{'sandboxed (s)':>15}{'plain kernel (s)':>18}{'ratio (median of pairs)':>26}")
     for assignment_id in args.assignments:
-        timed = pairs(root, assignment_id, args.pairs)
-        ratio = statistics.median(a / b for a, b in timed)
-        print(f"{assignment_id:<32}{statistics.median(a for a, _ in timed):>15.2f}"
-              f"{statistics.median(b for _, b in timed):>18.2f}{ratio:>26.3f}", flush=True)
+        a, b, ratio = paired_medians(pairs(root, assignment_id, args.pairs))
+        print(f"{assignment_id:<32}{a:>15.2f}{b:>18.2f}{ratio:>26.3f}", flush=True)
     return 0
+
+
+def paired_medians(timed: list[tuple[float, float]]) -> tuple[float, float, float]:
+    """Median seconds of A, of B, and the median of the pairs' ratios A / B."""
+    return (statistics.median(a for a, _ in timed), statistics.median(b for _, b in timed),
+            statistics.median(a / b for a, b in timed))
 
 
 if __name__ == "__main__":

@@ -83,11 +83,18 @@ def check(function: Callable) -> Callable:
 
 
 def load_checks(path: Path):
-    """The grader module at ``path`` (``source/<assignment>/grader.py``), loaded in the grader's process."""
-    spec = importlib.util.spec_from_file_location(f"dlcourse_checks_{path.parent.name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The grader module at ``path`` (``source/<assignment>/grader.py``), loaded in the grader's process once
+    (again if the file changed)."""
+    key = (str(path), path.stat().st_mtime_ns)
+    if key not in _grader_modules:
+        spec = importlib.util.spec_from_file_location(f"dlcourse_checks_{path.parent.name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _grader_modules[key] = module
+    return _grader_modules[key]
+
+
+_grader_modules: dict[tuple, object] = {}
 
 
 def find_check(module, name: str) -> Callable:
@@ -170,24 +177,25 @@ class Kernel:
         query = {"run": code, "each": cases}
         if stand_ins and not self._trusted:
             query["stand_ins"] = list(stand_ins)
-        answers = self._ask(query, labels[0] if labels else "", blame_grader=self._trusted and not about_student)["ok"]
+        blame_grader = self._trusted and not about_student
+        answers = self._ask(query, labels[0] if labels else "", blame_grader=blame_grader)["ok"]
         if type(answers) is not list or len(answers) != len(cases) or any(type(a) is not dict for a in answers):
             raise Failed(f"{labels[0] if labels else 'the check'}: the answers could not be read as data")
         for label, answer in zip(labels, answers, strict=True):
             if "raised" in answer:
-                failure = Failed(f"{label}: raised {str(answer['raised'])[:300]}")
-                if self._trusted and not about_student:
-                    raise RuntimeError(f"the reference solution: {failure}")
-                raise failure
+                raise self._blamed(Failed(f"{label}: raised {str(answer['raised'])[:300]}"), blame_grader)
         return [answer.get("ok") for answer in answers]
 
     def _ask(self, query: dict, name: str, blame_grader: bool | None = None, timeout: float | None = None) -> dict:
         try:
             return self._answer(query, name, timeout)
         except Failed as failure:
-            if self._trusted if blame_grader is None else blame_grader:
-                raise RuntimeError(f"the reference solution: {failure}") from None
-            raise
+            raise self._blamed(failure, self._trusted if blame_grader is None else blame_grader) from None
+
+    @staticmethod
+    def _blamed(failure: Failed, blame_grader: bool) -> Exception:
+        """A failure of the reference on the grader's own inputs is the grader's: never a verdict on a student."""
+        return RuntimeError(f"the reference solution: {failure}") if blame_grader else failure
 
     def _answer(self, query: dict, name: str, timeout: float | None) -> dict:
         request = encode(query if self._limit is None else {**query, "max_chars": self._limit})

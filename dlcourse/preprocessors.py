@@ -218,7 +218,7 @@ class GuardedExecute(Execute):
     def _judged(self, check_name: str, index: int, where: str) -> list:
         """The outputs of a test cell whose check the grader runs: written here, never taken from the kernel."""
         try:
-            function = judge.find_check(self._grader_module(), check_name)
+            function = judge.find_check(judge.load_checks(self._source_folder() / "grader.py"), check_name)
             reference = self._reference()
             rng = judge.input_rng(judge.course_secret(self._coursedir().root), self._nbgrader.get("assignment", ""),
                                   self._nbgrader.get("student", ""), check_name)
@@ -308,13 +308,6 @@ class GuardedExecute(Execute):
         coursedir = self._coursedir()
         return Path(coursedir.format_path(coursedir.source_directory, ".", self._nbgrader["assignment"]))
 
-    def _grader_module(self):
-        path = self._source_folder() / "grader.py"
-        key = (str(path), path.stat().st_mtime_ns)
-        if key not in _grader_modules:
-            _grader_modules[key] = judge.load_checks(path)
-        return _grader_modules[key]
-
     def _reference(self) -> judge.ReferenceKernel:
         started = monotonic()
         notebook = self._source_folder() / f"{self._nbgrader['notebook']}.ipynb"
@@ -396,9 +389,6 @@ class GuardedExecute(Execute):
 
     def _kill_kernel(self) -> None:
         run_sync(self.km.signal_kernel)(signal.SIGKILL)
-
-
-_grader_modules: dict[tuple, object] = {}
 
 
 class DropEmptyGradeMetadata(NbGraderPreprocessor):

@@ -53,11 +53,6 @@ def _graph(data) -> nx.DiGraph:
     return G
 
 
-def _data(G: nx.DiGraph) -> dict:
-    return {"nodes": [[node, dict(attributes)] for node, attributes in G.nodes(data=True)],
-            "edges": [list(edge) for edge in G.edges()]}
-
-
 def _shuffled(rng, nodes: list, edges: list) -> dict:
     """The graph with its nodes and edges inserted in a random order (a topological order must be computed)."""
     return {"nodes": [nodes[i] for i in rng.permutation(len(nodes))],
