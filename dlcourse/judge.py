@@ -147,7 +147,7 @@ class Kernel:
         self.whose = whose  # "your code" or "the reference solution", for messages
         self._trusted = trusted  # the reference: its failures are the grader's, not the student's
         self._limit = max_answer_chars  # larger answers are refused in the kernel, with a message
-        self._serve = serve  # (name, args, kwargs) -> the reference's result, for stand-ins
+        self._serve = serve  # (stand-in request) -> the reference's answer to it, for stand-ins
 
     def call(self, name: str, *args, **kwargs):
         """What ``name(*args, **kwargs)`` returned; Failed if it raised or is not defined."""
@@ -157,18 +157,22 @@ class Kernel:
         return self._ask({"get": name}, name)["ok"]
 
     def run(self, code: str, label: str, stand_ins: tuple = (), about_student: bool = False,
-            timeout: float | None = None, **inputs):
+            timeout: float | None = None, served: list | None = None, **inputs):
         """Run the check's ``code`` with ``inputs`` in this kernel and return what it left in ``result``.
 
-        ``stand_ins`` names functions that, in the student's kernel, are answered by the reference solution
-        while the code runs (the reference kernel uses its own). ``about_student``: the reference is given
-        the student's data (a graph, weights to evaluate), so its failure is the student's, not the grader's.
-        ``timeout`` (seconds) shortens the cell's time limit for this call: KernelFailure when it runs out.
+        ``stand_ins`` names functions (or ``Class.method``s, which the code finds in ``__stand_ins__``) that,
+        in the student's kernel, are answered by the reference solution while the code runs (the reference
+        kernel uses its own). ``served`` collects each request the stand-ins made, as data: the batches a
+        training loop fed to the network, whatever the student's process says about them.
+        ``about_student``: the reference is given the student's data (a graph, weights to evaluate), so its
+        failure is the student's, not the grader's. ``timeout`` (seconds) shortens the cell's time limit for
+        this call: KernelFailure when it runs out.
         """
         query = {"run": code, "inputs": inputs}
         if stand_ins and not self._trusted:
             query["stand_ins"] = list(stand_ins)
-        return self._ask(query, label, blame_grader=self._trusted and not about_student, timeout=timeout)["ok"]
+        return self._ask(query, label, blame_grader=self._trusted and not about_student, timeout=timeout,
+                         served=served)["ok"]
 
     def run_each(self, code: str, labels: list[str], cases: list[dict], stand_ins: tuple = (),
                  about_student: bool = False) -> list:
@@ -186,9 +190,17 @@ class Kernel:
                 raise self._blamed(Failed(f"{label}: raised {str(answer['raised'])[:300]}"), blame_grader)
         return [answer.get("ok") for answer in answers]
 
-    def _ask(self, query: dict, name: str, blame_grader: bool | None = None, timeout: float | None = None) -> dict:
+    def answer_stand_in(self, request: dict) -> dict:
+        """The reference's answer to a stand-in's request: its result (for a method, with the object's state
+        after the call; for a backward pass, the gradients)."""
+        query = {"call": request["stand_in"], **{k: v for k, v in request.items() if k != "stand_in"}}
+        reply = self._ask(query, request["stand_in"])
+        return {k: reply[k] for k in ("ok", "self") if k in reply}
+
+    def _ask(self, query: dict, name: str, blame_grader: bool | None = None, timeout: float | None = None,
+             served: list | None = None) -> dict:
         try:
-            return self._answer(query, name, timeout)
+            return self._answer(query, name, timeout, served)
         except Failed as failure:
             raise self._blamed(failure, self._trusted if blame_grader is None else blame_grader) from None
 
@@ -197,9 +209,9 @@ class Kernel:
         """A failure of the reference on the grader's own inputs is the grader's: never a verdict on a student."""
         return RuntimeError(f"the reference solution: {failure}") if blame_grader else failure
 
-    def _answer(self, query: dict, name: str, timeout: float | None) -> dict:
+    def _answer(self, query: dict, name: str, timeout: float | None, served: list | None = None) -> dict:
         request = encode(query if self._limit is None else {**query, "max_chars": self._limit})
-        on_input = self._stand_ins(frozenset(query["stand_ins"])) if query.get("stand_ins") else None
+        on_input = self._stand_ins(frozenset(query["stand_ins"]), served) if query.get("stand_ins") else None
         content = self._run(f"__import__('dlcourse.probe').probe.answer({request!r})", on_input, timeout)
         value = content.get("user_expressions", {}).get("value", {})
         if content.get("status") != "ok" or value.get("status") != "ok":
@@ -220,19 +232,20 @@ class Kernel:
             raise Failed(f"what {name} returned could not be read as data")
         return reply
 
-    def _stand_ins(self, allowed: frozenset) -> Callable[[str], str]:
+    def _stand_ins(self, allowed: frozenset, served: list | None = None) -> Callable[[str], str]:
         """Answers the kernel's requests for the reference's result of a function in ``allowed``, and only those."""
         def answer(prompt: str) -> str:
             try:
                 request = decode(prompt)
                 if type(request) is not dict or request.get("stand_in") not in allowed:
                     raise ProbeError("not a function this test stands in for")
-                args, kwargs = request.get("args", []), request.get("kwargs", {})
-                if type(args) is not list or type(kwargs) is not dict:
-                    raise ProbeError("malformed arguments")
-                if not _stand_ins_within([args, kwargs], allowed):
+                if not _well_formed(request):
+                    raise ProbeError("malformed request")
+                if not _stand_ins_within(request, allowed):
                     raise ProbeError("a function passed along is not one this test stands in for")
-                return encode({"ok": self._serve(request["stand_in"], args, kwargs)})
+                if served is not None:
+                    served.append(request)
+                return encode(self._serve(request))
             except (ProbeError, RuntimeError) as error:
                 return encode({"raised": str(error)[:500]})
         return answer
@@ -333,6 +346,15 @@ class Trial:
                 elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in packages:
                     names |= {a.asname or a.name for a in node.names}
         return names
+
+
+def _well_formed(request: dict) -> bool:
+    """A stand-in's request: arguments, and only for ``Class.method`` an object's state; a backward pass's
+    gradient is a tensor."""
+    return (set(request) <= {"stand_in", "args", "kwargs", "self", "vjp"}
+            and type(request.get("args", [])) is list and type(request.get("kwargs", {})) is dict
+            and ("self" not in request or (type(request["self"]) is dict and "." in request["stand_in"]))
+            and ("vjp" not in request or type(request["vjp"]) is TensorData))
 
 
 def _stand_ins_within(value, allowed: frozenset) -> bool:

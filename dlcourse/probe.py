@@ -181,7 +181,11 @@ def _decode_array(body, keys: set) -> np.ndarray:
 def answer(request: str) -> str:
     """Run one request in this kernel's namespace; never raises for what the called code does.
 
-    - ``{"call": name, "args": [...], "kwargs": {...}}`` -> ``{"ok": result}``;
+    - ``{"call": name, "args": [...], "kwargs": {...}}`` -> ``{"ok": result}``; ``name`` may be dotted
+      (``MLP.one_hot``). With ``"self": {attribute: value}``, ``Class.method`` is called on a new object of that
+      class holding those attributes, and the answer adds the attributes the call changed as ``"self"``.
+      With ``"vjp": gradient``, the answer is instead the gradient of ``<result, gradient>`` with respect to each
+      argument tensor that requires gradients, in order (what the stand-ins' backward pass asks for);
     - ``{"get": name}`` -> ``{"ok": value}``;
     - ``{"run": code, "each": [inputs, ...]}`` -> ``{"ok": [{"ok": result} | {"raised": ...}, ...]}``: the same
       code for many cases in one round trip;
@@ -199,7 +203,7 @@ def answer(request: str) -> str:
     namespace = get_ipython().user_ns
     query = decode(request, tensor=_torch_tensor, stand_in=lambda s: namespace.get(s.name, s))
     name = query.get("call", query.get("get"))
-    if "run" not in query and name not in namespace:
+    if "run" not in query and str(name).split(".")[0] not in namespace:
         return encode({"missing": name})
     try:
         if "run" in query and "each" in query:
@@ -209,7 +213,7 @@ def answer(request: str) -> str:
         elif "get" in query:
             text = encode({"ok": namespace[name]})
         else:
-            text = encode({"ok": namespace[name](*query.get("args", []), **query.get("kwargs", {}))})
+            text = encode(_call(namespace, name, query))
     except NameError as error:
         return encode({"missing": error.name}) if error.name else encode({"raised": f"NameError: {error}"})
     except Exception as error:  # the student's code failed: that is the answer
@@ -221,14 +225,60 @@ def answer(request: str) -> str:
     return text
 
 
+def _call(namespace: dict, name: str, query: dict) -> dict:
+    """A call request's answer: the result, the object's state for a method, or a vector-Jacobian product."""
+    owner, _, attribute = name.rpartition(".")
+    args, kwargs = query.get("args", []), query.get("kwargs", {})
+    if "self" in query:  # a method on an object in the given state (a stand-in for a student's method)
+        instance = object.__new__(_resolve(namespace, owner))
+        vars(instance).update(query["self"])
+        function = getattr(instance, attribute)
+    else:
+        function = _resolve(namespace, name)
+    if "vjp" not in query:
+        result = function(*args, **kwargs)
+        if "self" not in query:
+            return {"ok": result}
+        sent = {k: encode(v) for k, v in query["self"].items()}
+        return {"ok": result, "self": {k: v for k, v in vars(instance).items() if sent.get(k) != encode(v)}}
+    import torch
+
+    leaves = [t for t in _tensors([args, kwargs]) if t.requires_grad]
+    with torch.enable_grad():
+        result = function(*args, **kwargs)
+        grads = torch.autograd.grad(result, leaves, grad_outputs=query["vjp"], allow_unused=True)
+    return {"ok": [torch.zeros_like(t) if g is None else g for t, g in zip(leaves, grads, strict=True)]}
+
+
+def _resolve(namespace: dict, name: str):
+    first, *rest = name.split(".")
+    value = namespace[first]
+    for attribute in rest:
+        value = getattr(value, attribute)
+    return value
+
+
+def _tensors(value) -> list:
+    """The torch tensors in nested lists and dicts, in order."""
+    if type(value) in (list, tuple):
+        return [t for v in value for t in _tensors(v)]
+    if type(value) is dict:
+        return [t for v in value.values() for t in _tensors(v)]
+    torch = sys.modules.get("torch")
+    return [value] if torch is not None and isinstance(value, torch.Tensor) else []
+
+
 def _run(namespace: dict, code: str, inputs: dict, stand_ins: list):
-    saved = {n: namespace[n] for n in stand_ins if n in namespace}
-    namespace.update({n: stand_in(n) for n in stand_ins})
-    scope = {**namespace, **inputs, "__student__": namespace}  # the check's code may bind names of its own too
+    made = {n: stand_in(n) for n in stand_ins}
+    plain = [n for n in stand_ins if "." not in n]  # Class.method stand-ins are the check's to place
+    saved = {n: namespace[n] for n in plain if n in namespace}
+    namespace.update({n: made[n] for n in plain})
+    # the check's code may bind names of its own too; it finds every stand-in in __stand_ins__
+    scope = {**namespace, **inputs, "__student__": namespace, "__stand_ins__": made}
     try:
         exec(code, scope)
     finally:
-        for n in stand_ins:
+        for n in plain:
             namespace.pop(n, None)
         namespace.update(saved)
     return scope.get("result")
@@ -248,23 +298,69 @@ def _run_each(namespace: dict, code: str, cases: list, stand_ins: list) -> list:
 def stand_in(name: str):
     """A function that computes nothing here: it sends its arguments to the grader (over the kernel's input
     channel) and returns the reference solution's result, which the grader gives only while a check that
-    names it runs."""
+    names it runs.
+
+    - ``Class.method`` called on an instance of this kernel's ``Class`` (placed in a subclass by the check)
+      sends the instance's attributes along and sets those the reference's method changed, so a stand-in
+      method can update ``self.weights`` (the others keep their identity);
+    - called with tensors that require gradients, with gradients on, its tensor result is differentiable: the
+      backward pass asks the grader for the reference's vector-Jacobian product, so ``loss.backward()``
+      reaches the student's parameters through stand-ins.
+    """
     from IPython import get_ipython
 
     ask = get_ipython().kernel.raw_input  # the kernel's own: builtins.input is not forwarded outside a cell
     namespace = get_ipython().user_ns
+    owner = name.rpartition(".")[0]
 
-    def call(*args, **kwargs):
-        reply = decode(ask(encode({"stand_in": name, "args": list(args), "kwargs": kwargs})),
+    def request(query: dict):
+        reply = decode(ask(encode({"stand_in": name, **query})),
                        tensor=lambda data: _torch_tensor(TensorData(data.array, False)),  # a value, not a leaf
                        stand_in=lambda s: namespace.get(s.name, s))
         if type(reply) is dict and "ok" in reply:
-            return reply["ok"]
+            return reply
         why = reply.get("raised") if type(reply) is dict else None
         raise RuntimeError(f"{name} (the reference's, standing in for yours) failed: {why or 'no answer'}")
 
+    def call(*args, **kwargs):
+        query = {"args": list(args), "kwargs": kwargs}
+        instance = None
+        if owner and args and isinstance(namespace.get(owner), type) and isinstance(args[0], namespace[owner]):
+            instance = args[0]
+            query = {"args": list(args[1:]), "kwargs": kwargs, "self": dict(vars(instance))}
+        reply = request(query)
+        for attribute, value in reply.get("self", {}).items() if instance is not None else ():
+            if type(value) is not Opaque:
+                setattr(instance, attribute, value)
+        return _differentiable(reply["ok"], query, request)
+
     call.__name__ = call.__qualname__ = call.__stand_in__ = name
     return call
+
+
+def _differentiable(result, query: dict, request):
+    """``result`` joined to the autograd graph of the query's tensors, when gradients can flow into them."""
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(result, torch.Tensor) or not result.is_floating_point() \
+            or not torch.is_grad_enabled():
+        return result
+    leaves = [t for t in _tensors([query["args"], query["kwargs"]]) if t.requires_grad]
+    if not leaves:
+        return result
+
+    class Reference(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, value, *inputs):
+            return value.clone()
+
+        @staticmethod
+        def backward(ctx, gradient):
+            grads = request({**query, "vjp": gradient})["ok"]
+            if type(grads) is not list or len(grads) != len(leaves):
+                raise RuntimeError("the reference's gradients did not come back")
+            return (None, *(g.to(t.dtype) for g, t in zip(grads, leaves, strict=True)))
+
+    return Reference.apply(result, *leaves)
 
 
 def _torch_tensor(data: TensorData):

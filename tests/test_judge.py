@@ -134,9 +134,9 @@ def test_run_answers_with_the_checks_code_and_stand_ins_only_while_it_runs(monke
     namespace = {}
     served = []
 
-    def reference(name, args, kwargs):
-        served.append(name)
-        return np.asarray(args[0]) * 10
+    def reference(request):
+        served.append(request["stand_in"])
+        return {"ok": np.asarray(request["args"][0]) * 10}
 
     server = judge.Kernel(None, "your code", serve=reference)._stand_ins(frozenset({"step"}))
     kernel = SimpleNamespace(user_ns=namespace, kernel=SimpleNamespace(raw_input=server))
@@ -152,6 +152,68 @@ def test_run_answers_with_the_checks_code_and_stand_ins_only_while_it_runs(monke
     asked = decode(probe.answer(encode({"run": "result = other(1.0)", "stand_ins": ["clip"]})))
     assert "not a function this test stands in for" in asked["raised"]
     assert decode(probe.answer(encode({"run": "result = undefined_name"}))) == {"missing": "undefined_name"}
+
+
+def _two_kernels(monkeypatch, student: dict, reference: dict, allowed: set, served: list | None = None):
+    """The student's kernel, whose stand-ins the grader answers from the reference kernel's namespace."""
+    kernel = SimpleNamespace(user_ns=student)
+    monkeypatch.setattr("IPython.get_ipython", lambda: kernel)
+
+    def answer_from_reference(request):
+        query = {"call": request["stand_in"], **{k: v for k, v in request.items() if k != "stand_in"}}
+        kernel.user_ns = reference
+        try:
+            return decode(probe.answer(encode(query)))
+        finally:
+            kernel.user_ns = student
+
+    server = judge.Kernel(None, "your code", serve=answer_from_reference)._stand_ins(frozenset(allowed), served)
+    kernel.kernel = SimpleNamespace(raw_input=server)
+
+
+def test_a_method_stand_in_works_on_the_objects_state(monkeypatch):
+    student, reference, served = {}, {}, []
+    exec("class Net:\n    def step(self, lr):\n        self.w = 'broken'\n"
+         "    def train(self, lr):\n        for _ in range(3):\n            self.step(lr)\n        return self.w", student)
+    exec("class Net:\n    def step(self, lr):\n        self.w = self.w - lr\n        self.steps = self.steps + 1", reference)
+    _two_kernels(monkeypatch, student, reference, {"Net.step"}, served)
+    code = ("Probe = type('Probe', (Net,), {n.split('.')[1]: f for n, f in __stand_ins__.items()})\n"
+            "net = object.__new__(Probe)\nnet.w, net.steps, net.log = np.ones(2), 0, print\n"
+            "result = [net.train(0.25), net.steps, net.log is print]")
+    student["np"] = np
+    reply = decode(probe.answer(encode({"run": code, "stand_ins": ["Net.step"]})))
+    assert np.array_equal(reply["ok"][0], np.full(2, 0.25)) and reply["ok"][1:] == [3, True]
+    assert [r["self"]["steps"] for r in served] == [0, 1, 2] and served[0]["args"] == [0.25]
+    same = "net = object.__new__(Probe)\nnet.w, net.steps, net.log = np.ones(1), 0, []\nlog = net.log\nnet.step(1.0)\n" \
+           "result = net.log is log"
+    assert decode(probe.answer(encode({"run": code.split("\n")[0] + "\n" + same, "stand_ins": ["Net.step"]})))["ok"]
+    assert served[0]["self"]["log"] == Opaque("builtins.builtin_function_or_method")  # not data: stays as it was
+
+
+def test_stand_ins_are_differentiable_through_the_references_gradients(monkeypatch):
+    student, reference = {"torch": torch}, {"torch": torch}
+    exec("def network(x, w):\n    return x * 0.0\ndef loss(p):\n    return p.sum() * 0", student)
+    exec("def network(x, w):\n    return torch.tanh(x @ w)\ndef loss(p):\n    return (p ** 2).mean()", reference)
+    _two_kernels(monkeypatch, student, reference, {"network", "loss"})
+    x, w = torch.randn(5, 3, dtype=torch.float64), torch.randn(3, 2, dtype=torch.float64)
+    code = "w = w.clone().requires_grad_(True)\nvalue = loss(network(x, w))\nvalue.backward()\nresult = [value, w.grad]"
+    value, grad = decode(probe.answer(encode({"run": code, "inputs": {"x": x, "w": w},
+                                              "stand_ins": ["network", "loss"]})))["ok"]
+    leaf = w.clone().requires_grad_(True)
+    expected = (torch.tanh(x @ leaf) ** 2).mean()
+    expected.backward()
+    assert np.isclose(value.array, expected.item()) and np.allclose(grad.array, leaf.grad.numpy())
+    with_no_grad = "with torch.no_grad():\n    result = network(x, w.requires_grad_(True)).requires_grad"
+    assert decode(probe.answer(encode({"run": with_no_grad, "inputs": {"x": x, "w": w},
+                                       "stand_ins": ["network"]})))["ok"] is False
+
+
+@pytest.mark.parametrize("request_", [{"stand_in": "step", "self": {}}, {"stand_in": "Net.step", "self": []},
+                                      {"stand_in": "step", "vjp": [1.0]}, {"stand_in": "step", "args": {}},
+                                      {"stand_in": "step", "extra": 1}])
+def test_malformed_stand_in_requests_are_refused(request_):
+    server = judge.Kernel(None, "your code", serve=lambda r: {"ok": 1})._stand_ins(frozenset({"step", "Net.step"}))
+    assert decode(server(encode(request_))) == {"raised": "malformed request"}
 
 
 # --- the grader's side --------------------------------------------------------------------------------------
