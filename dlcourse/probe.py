@@ -230,6 +230,7 @@ def _call(namespace: dict, name: str, query: dict) -> dict:
     owner, _, attribute = name.rpartition(".")
     args, kwargs = query.get("args", []), query.get("kwargs", {})
     if "self" in query:  # a method on an object in the given state (a stand-in for a student's method)
+        sent = {k: encode(v) for k, v in query["self"].items()}  # before the call: it may change them in place
         instance = object.__new__(_resolve(namespace, owner))
         vars(instance).update(query["self"])
         function = getattr(instance, attribute)
@@ -239,7 +240,6 @@ def _call(namespace: dict, name: str, query: dict) -> dict:
         result = function(*args, **kwargs)
         if "self" not in query:
             return {"ok": result}
-        sent = {k: encode(v) for k, v in query["self"].items()}
         return {"ok": result, "self": {k: v for k, v in vars(instance).items() if sent.get(k) != encode(v)}}
     import torch
 

@@ -175,7 +175,7 @@ def test_a_method_stand_in_works_on_the_objects_state(monkeypatch):
     student, reference, served = {}, {}, []
     exec("class Net:\n    def step(self, lr):\n        self.w = 'broken'\n"
          "    def train(self, lr):\n        for _ in range(3):\n            self.step(lr)\n        return self.w", student)
-    exec("class Net:\n    def step(self, lr):\n        self.w = self.w - lr\n        self.steps = self.steps + 1", reference)
+    exec("class Net:\n    def step(self, lr):\n        self.w -= lr\n        self.steps = self.steps + 1", reference)
     _two_kernels(monkeypatch, student, reference, {"Net.step"}, served)
     code = ("Probe = type('Probe', (Net,), {n.split('.')[1]: f for n, f in __stand_ins__.items()})\n"
             "net = object.__new__(Probe)\nnet.w, net.steps, net.log = np.ones(2), 0, print\n"

@@ -3,7 +3,9 @@
 Layers and losses are called on arrays the grader draws and compared with the reference kernel's. "NumPy only"
 is read from the submitted source. The per-sample network's functions read the notebook's global ``weights``
 and ``biases``: a check sets them in each kernel for the call and puts the notebook's back afterwards.
-The MLP class's tests still run in the kernel (they swap reference methods into the student's class).
+The MLP's methods are called on objects whose attributes the grader sets; the methods a method under test
+calls are the reference's (stand-ins carrying the object's state), and train's minibatches are read from the
+stand-in calls it made.
 """
 
 import numpy as np
@@ -292,3 +294,235 @@ def training(t: Trial) -> None:
     accuracy = t.reference.run(ACCURACY, "the trained weights", about_student=True, ws=weights, bs=biases)
     t.expect(t.number("the accuracy", accuracy) >= 0.7, f"after 3 epochs on 2,000 samples the test accuracy is "
              f"{t.number('the accuracy', accuracy):.1%}; expected at least 70%")
+
+
+# --- (d) the MLP class ---------------------------------------------------------------------------------------
+# Its methods are tested on objects made with object.__new__ whose attributes the grader sets (what the
+# reference's __init__ would set), so a test of one method never runs the student's others unless the task
+# says it calls them. Methods a method under test calls are stand-ins: the reference's, on the object's state.
+
+MLP_STATIC = "result = MLP.{method}(*args)"
+
+
+def _mlp_state(t: Trial, features: int, hidden: tuple, classes: int, m: int, m_val: int) -> tuple[dict, np.ndarray]:
+    """The attributes of a network the grader drew, and a batch of m inputs."""
+    sizes = [features, *hidden, classes]
+    teacher = t.rng.normal(size=(features, classes))
+    x = t.rng.normal(size=(m + m_val, features))
+    y = np.eye(classes)[(x @ teacher).argmax(axis=1)]
+    state = {"x": x[:m], "y": y[:m], "x_val": x[m:], "y_val": y[m:], "layer_sizes": sizes,
+             "weights": [t.rng.uniform(-1, 1, size=(a, b)) for a, b in zip(sizes[:-1], sizes[1:], strict=True)],
+             "layers": [np.zeros((1, n)) for n in sizes],
+             "history": {key: [] for key in ("train_loss", "val_loss", "train_acc", "val_acc", "epoch_time")}}
+    return state, x[:m]
+
+
+@check
+def mlp_one_hot(t: Trial) -> None:
+    """MLP.one_hot"""
+    cases = [[np.array([2, 0, 1]), 3]] + [[t.rng.integers(0, k, size=n), k] for n, k in [(9, 4), (1, 10), (25, 7)]]
+    cases.append([t.rng.integers(0, 10, size=6)])
+    labels = [f"one_hot of {len(args[0])} labels with {args[1] if len(args) > 1 else 'the default of 10'} classes"
+              for args in cases]
+    code = MLP_STATIC.format(method="one_hot")
+    got = t.student.run_each(code, labels, [{"args": args} for args in cases])
+    want = t.reference.run_each(code, labels, [{"args": args} for args in cases])
+    for label, g, w in zip(labels, got, want, strict=True):
+        t.close(label, g, w, rtol=0, atol=0)
+
+
+INIT_WEIGHTS = """
+result = [MLP.init_weights(list(sizes), fix_seed=True), MLP.init_weights(list(sizes)), MLP.init_weights(list(sizes)),
+          MLP.init_layers(m, list(sizes))]
+"""
+
+
+@check
+def mlp_init(t: Trial) -> None:
+    """MLP.init_weights and MLP.init_layers"""
+    all_sizes = [[4, 3, 2], [7, 5, 11, 3], [20, 2], [int(n) for n in t.rng.integers(2, 30, size=4)]]
+    labels = ["-".join(map(str, sizes)) for sizes in all_sizes]
+    cases = [{"sizes": sizes, "m": int(t.rng.integers(1, 9))} for sizes in all_sizes]
+    got = t.student.run_each(INIT_WEIGHTS, [f"init_weights for sizes {s}" for s in labels], cases)
+    want = t.reference.run_each(INIT_WEIGHTS, labels, cases)
+    for label, case, (fixed, free, again, layers), (want_fixed, _, _, want_layers) in zip(labels, cases, got, want,
+                                                                                          strict=True):
+        t.expect(type(fixed) is list and len(fixed) == len(want_fixed),
+                 f"init_weights for sizes {label} must give {len(want_fixed)} matrices")
+        for i, (g, w) in enumerate(zip(fixed, want_fixed, strict=True)):
+            t.close(f"init_weights(fix_seed=True), layer {i} of sizes {label}", g, w, rtol=0, atol=0)
+        for i, (a, b, w) in enumerate(zip(free, again, want_fixed, strict=True)):
+            a, b = t.array(f"init_weights, layer {i}", a), t.array(f"init_weights, layer {i}", b)
+            t.expect(a.shape == w.shape, f"init_weights(fix_seed=False), layer {i} of sizes {label}: shape {a.shape}, "
+                     f"expected {w.shape}")
+            t.expect(bool(np.all(np.abs(a) <= 1)), f"init_weights(fix_seed=False), layer {i}: values outside [-1, 1]")
+            t.expect(not np.array_equal(a, b), f"init_weights(fix_seed=False), layer {i}: two calls gave the same "
+                     "weights")
+        t.expect(type(layers) is list and len(layers) == len(want_layers),
+                 f"init_layers for sizes {label} must give {len(want_layers)} arrays")
+        for g, w in zip(layers, want_layers, strict=True):
+            t.close(f"init_layers({case['m']}, {label}), the layer of size {w.shape[1]}", g, w, rtol=0, atol=0)
+    weights = t.student.run("result = MLP.init_weights([100, 200])", "init_weights")
+    values = np.concatenate([np.ravel(t.array("init_weights", w)) for w in weights])
+    t.expect(values.size == 100 * 200 and abs(values.mean()) < 0.02 and abs(values.var() - 1 / 3) < 0.02,
+             "init_weights(fix_seed=False) must be uniform in [-1, 1]")
+
+
+SIGMOID = """
+import torch
+z = torch.tensor(z, requires_grad=True)
+h = torch.sigmoid(z)
+(slope,) = torch.autograd.grad(h.sum(), [z])
+result = [h.detach().numpy(), slope.numpy()]
+"""
+
+
+@check
+def mlp_sigmoid_prime(t: Trial) -> None:
+    """MLP.sigmoid_prime"""
+    for z in [np.log([1.0, 9.0])] + [t.rng.normal(size=shape) * 3 for shape in [(4, 6), (3, 1), (5,)]]:
+        h, slope = t.reference.run(SIGMOID, "sigmoid and its derivative", z=z)
+        shape = z.shape
+        t.close(f"sigmoid_prime at the activations of a {shape} batch", t.student.call("MLP.sigmoid_prime", h), slope)
+
+
+ON_OBJECT = """
+Net = type("Net", (MLP,), {name.split(".")[1]: function for name, function in __stand_ins__.items()})
+net = object.__new__(Net)
+vars(net).update(state)
+"""
+FEED_FORWARD = ON_OBJECT + """
+output = net.feed_forward(batch.copy())
+result = [output, list(net.layers), list(net.evaluate(state["x_val"].copy(), state["y_val"].copy()))]
+"""
+
+
+@check
+def mlp_feed_forward(t: Trial) -> None:
+    """MLP.feed_forward and MLP.evaluate"""
+    batch = np.array([[1.0, 0.0, -1.0], [0.5, 0.5, 0.5]])
+    cases = [({"layer_sizes": [3, 2, 2], "layers": [None] * 3, "x_val": batch, "y_val": np.eye(2),
+               "weights": [np.array([[1.0, -1.0], [0.0, 2.0], [0.5, 0.0]]), np.eye(2)]}, batch)]
+    cases += [_mlp_state(t, 8, hidden, 4, m, 5) for hidden, m in [((6, 5), 4), ((9, 4, 3), 7), ((), 3)]]
+    for state, batch in cases:
+        m = len(batch)
+        network = f"a {'-'.join(map(str, state['layer_sizes']))} network"
+        output, layers, scores = t.student.run(FEED_FORWARD, "MLP.feed_forward", state=state, batch=batch)
+        want_output, want_layers, want_scores = t.reference.run(FEED_FORWARD, "MLP.feed_forward", state=state,
+                                                                batch=batch)
+        t.close(f"feed_forward output of {network} on a batch of {m}", output, want_output)
+        t.expect(type(layers) is list and len(layers) == len(want_layers),
+                 f"{network}: self.layers must hold one array per layer")
+        for i, (g, w) in enumerate(zip(layers, want_layers, strict=True)):
+            t.close(f"self.layers[{i}] after feed_forward of {network} on a batch of {m}", g, w)
+        t.expect(type(scores) is list and len(scores) == 2, "evaluate must return (loss, accuracy)")
+        t.close(f"evaluate loss of {network}", t.number("the loss", scores[0]), want_scores[0])
+        t.close(f"evaluate accuracy of {network}", t.number("the accuracy", scores[1]), want_scores[1])
+
+
+BACK_PROP = ON_OBJECT + """
+net.back_prop(targets.copy(), lr)
+result = list(net.weights)
+"""
+
+
+@check
+def mlp_back_prop(t: Trial) -> None:
+    """MLP.back_prop"""
+    example = np.array([[1.0, 0.0, -1.0], [0.5, 0.5, 0.5]])
+    cases = [({"layer_sizes": [3, 2], "layers": [None] * 2, "weights": [np.array([[1.0, -1.0], [0.0, 2.0], [0.5, 0.0]])],
+               "y": np.array([[0.0, 1.0], [0.0, 1.0]])}, example, 0.5)]
+    cases += [(*_mlp_state(t, 8, hidden, 3, m, 2), lr)
+              for hidden, m, lr in [((6, 5), 4, 0.7), ((9,), 7, 1.5), ((5, 4, 6), 3, 0.3), ((), 5, 1.0)]]
+    for state, batch, lr in cases:
+        m = len(batch)
+        state["layers"] = t.reference.run(ON_OBJECT + "net.feed_forward(batch)\nresult = net.layers",
+                                          "the reference's forward pass", state=state, batch=batch)
+        label = f"a {'-'.join(map(str, state['layer_sizes']))} network, batch of {m}, lr {lr}"
+        got = t.student.run(BACK_PROP, "MLP.back_prop", stand_ins=("MLP.sigmoid_prime",), state=state,
+                            targets=state["y"], lr=lr)
+        want = t.reference.run(BACK_PROP, "MLP.back_prop", state=state, targets=state["y"], lr=lr)
+        t.expect(type(got) is list and len(got) == len(want), f"{label}: self.weights must keep one matrix per layer")
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            t.close(f"weights[{i}] after back_prop of {label}", g, w)
+
+
+TRAIN = ON_OBJECT + """
+history = net.train(batch_size=batch_size, epochs=epochs, lr=lr)
+result = [history, list(net.weights)]
+"""
+EVALUATE = ON_OBJECT + "result = [list(net.evaluate(net.x, net.y)), list(net.evaluate(net.x_val, net.y_val))]"
+HISTORY = ("train_loss", "val_loss", "train_acc", "val_acc", "epoch_time")
+
+
+@check
+def mlp_train(t: Trial) -> None:
+    """MLP.train"""
+    epochs, batch_size, lr = 5, 32, 2.0
+    state, _ = _mlp_state(t, 6, (8,), 3, 240, 90)
+    before = t.reference.run(EVALUATE, "the reference's evaluation", state=state)[1][1]
+    served = []
+    history, weights = t.student.run(
+        TRAIN, "MLP.train", served=served, state=state, batch_size=batch_size, epochs=epochs, lr=lr,
+        stand_ins=tuple(f"MLP.{m}" for m in ("feed_forward", "back_prop", "evaluate", "init_layers", "one_hot",
+                                             "init_weights", "sigmoid_prime")))
+    epochs_seen = _training_steps(t, served, state, epochs, lr)
+    orders = [[row for rows, _ in steps for row in rows] for steps in epochs_seen]
+    for epoch, order in enumerate(orders):
+        t.expect(order != sorted(order), f"epoch {epoch + 1} used the samples in their stored order: shuffle them")
+        t.expect(epoch == 0 or order != orders[epoch - 1], f"epoch {epoch + 1} used the same order as the one "
+                 "before: shuffle again every epoch")
+    t.expect(type(history) is dict, "train must return the history dict")
+    for key in HISTORY:
+        entries = history.get(key)
+        t.expect(type(entries) is list and len(entries) == epochs, f"history['{key}'] must have one entry per epoch "
+                 f"({epochs}), has {len(entries) if type(entries) is list else 'none'}")
+    times = [t.number("history['epoch_time']", v) for v in history["epoch_time"]]
+    t.expect(all(v > 0 for v in times), "history['epoch_time'] must hold the positive time of each epoch")
+    final = t.reference.run(EVALUATE, "the trained weights", about_student=True, state={**state, "weights": weights})
+    for (loss, accuracy), part in zip(final, ("train", "val"), strict=True):
+        t.close(f"history['{part}_loss'] after the last epoch", t.number("the loss", history[f"{part}_loss"][-1]), loss)
+        t.close(f"history['{part}_acc'] after the last epoch", t.number("the accuracy", history[f"{part}_acc"][-1]),
+                accuracy)
+    t.expect(final[1][1] >= max(0.75, before + 0.15), f"training should raise the validation accuracy: from "
+             f"{before:.0%} to {final[1][1]:.0%} in {epochs} epochs")
+
+
+def _training_steps(t: Trial, served: list, state: dict, epochs: int, lr: float) -> list[list]:
+    """The epochs of training train ran, from the stand-in calls it made: a step is a feed_forward followed by
+    a back_prop; each epoch must use every sample once, with its own targets and the learning rate given."""
+    rows = {row.tobytes(): i for i, row in enumerate(state["x"])}
+    n = len(state["x"])
+    runs, steps, previous = [], [], None
+    for request in served:
+        name = request["stand_in"]
+        if name == "MLP.back_prop" and previous is not None and previous["stand_in"] == "MLP.feed_forward":
+            batch = t.array("a training minibatch", previous["args"][0] if previous["args"] else None)
+            t.expect(batch.ndim == 2 and batch.shape[1] == state["x"].shape[1], f"train fed feed_forward an array "
+                     f"of shape {batch.shape}; expected (batch_size, {state['x'].shape[1]})")
+            indices = [rows.get(row.tobytes()) for row in batch]
+            t.expect(None not in indices, "train must feed the network rows of self.x")
+            args = request["args"]
+            t.expect(len(args) == 2, "train must call back_prop(batch_y, lr)")
+            t.close("the targets given to back_prop", args[0], state["y"][indices])
+            t.close("the learning rate given to back_prop", t.number("the learning rate", args[1]), lr)
+            steps.append((indices, len(indices)))
+        elif name != "MLP.feed_forward" and steps:
+            runs.append(steps)
+            steps = []
+        previous = request
+    if steps:
+        runs.append(steps)
+    if len(runs) != epochs:  # the epochs are not set apart by evaluations: cut the steps every n samples
+        flat, runs, count = [s for run in runs for s in run], [], 0
+        for step in flat:
+            if count % n == 0:
+                runs.append([])
+            runs[-1].append(step)
+            count += step[1]
+    t.expect(len(runs) == epochs, f"train ran {len(runs)} epochs of minibatch steps; expected {epochs}")
+    for epoch, steps in enumerate(runs):
+        used = sorted(i for indices, _ in steps for i in indices)
+        t.expect(used == list(range(n)), f"epoch {epoch + 1}: back_prop saw {len(used)} samples "
+                 f"({len(set(used))} different); each epoch must use all {n} exactly once")
+    return runs

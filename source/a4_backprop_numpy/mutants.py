@@ -139,7 +139,15 @@ VARIANTS = [
             replace=[("for begin in range(0, n, batch_size):",
                       "for begin in range(0, n - batch_size + 1, batch_size):")],
             fails=["test_mlp_train"]),
+    Variant("train never shuffles: minibatches in the stored order", "mlp",
+            replace=[("order = np.random.permutation(n)", "order = np.arange(n)")],
+            fails=["test_mlp_train"]),
+    Variant("train steps on the targets of the stored order, not of the shuffled batch", "mlp",
+            replace=[("self.back_prop(self.y[batch], lr)", "self.back_prop(self.y[begin:begin + batch_size], lr)")],
+            fails=["test_mlp_train"]),
     # correct alternatives
+    Variant("train shuffles with np.random.shuffle of the indices", "mlp",
+            replace=[("order = np.random.permutation(n)", "order = np.arange(n)\n            np.random.shuffle(order)")]),
     Variant("relu via masks: Z * (Z > 0) and np.where", "relu", code='''
 def relu_forward(Z):
     return Z * (Z > 0)
