@@ -313,9 +313,10 @@ def stand_in(name: str):
     namespace = get_ipython().user_ns
     owner = name.rpartition(".")[0]
 
-    def request(query: dict):
-        reply = decode(ask(encode({"stand_in": name, **query})),
-                       tensor=lambda data: _torch_tensor(TensorData(data.array, False)),  # a value, not a leaf
+    def request(fields: dict):
+        """Ask the grader; ``fields`` are already in the wire format (a snapshot of the arguments)."""
+        text = json.dumps({"d": {"stand_in": name, **fields}}, allow_nan=False, separators=(",", ":"))
+        reply = decode(ask(text), tensor=lambda data: _torch_tensor(TensorData(data.array, False)),  # not a leaf
                        stand_in=lambda s: namespace.get(s.name, s))
         if type(reply) is dict and "ok" in reply:
             return reply
@@ -328,23 +329,27 @@ def stand_in(name: str):
         if owner and args and isinstance(namespace.get(owner), type) and isinstance(args[0], namespace[owner]):
             instance = args[0]
             query = {"args": list(args[1:]), "kwargs": kwargs, "self": dict(vars(instance))}
-        reply = request(query)
+        fields = _plain(query, 0)["d"]
+        reply = request(fields)
         for attribute, value in reply.get("self", {}).items() if instance is not None else ():
             if type(value) is not Opaque:
                 setattr(instance, attribute, value)
-        return _differentiable(reply["ok"], query, request)
+        # the backward pass differentiates at the arguments of this call, even if they change before it runs
+        return _differentiable(reply["ok"], _tensors([query["args"], query["kwargs"]]),
+                               lambda gradient: request({**fields, "vjp": _plain(gradient, 0)})["ok"])
 
     call.__name__ = call.__qualname__ = call.__stand_in__ = name
     return call
 
 
-def _differentiable(result, query: dict, request):
-    """``result`` joined to the autograd graph of the query's tensors, when gradients can flow into them."""
+def _differentiable(result, tensors: list, vjp):
+    """``result`` joined to the autograd graph of those ``tensors`` that require gradients, when gradients are
+    on; ``vjp(gradient)`` gives the gradients with respect to them, in order."""
     torch = sys.modules.get("torch")
     if torch is None or not isinstance(result, torch.Tensor) or not result.is_floating_point() \
             or not torch.is_grad_enabled():
         return result
-    leaves = [t for t in _tensors([query["args"], query["kwargs"]]) if t.requires_grad]
+    leaves = [t for t in tensors if t.requires_grad]
     if not leaves:
         return result
 
@@ -355,8 +360,8 @@ def _differentiable(result, query: dict, request):
 
         @staticmethod
         def backward(ctx, gradient):
-            grads = request({**query, "vjp": gradient})["ok"]
-            if type(grads) is not list or len(grads) != len(leaves):
+            grads = vjp(gradient)
+            if type(grads) is not list or [getattr(g, "shape", None) for g in grads] != [t.shape for t in leaves]:
                 raise RuntimeError("the reference's gradients did not come back")
             return (None, *(g.to(t.dtype) for g, t in zip(grads, leaves, strict=True)))
 

@@ -203,6 +203,11 @@ def test_stand_ins_are_differentiable_through_the_references_gradients(monkeypat
     expected = (torch.tanh(x @ leaf) ** 2).mean()
     expected.backward()
     assert np.isclose(value.array, expected.item()) and np.allclose(grad.array, leaf.grad.numpy())
+    changed = code.replace("value = loss(network(x, w))", "p = network(x, w)\nwith torch.no_grad():\n    w += 1\n"
+                                                           "value = loss(p)")
+    _, grad_after_change = decode(probe.answer(encode({"run": changed, "inputs": {"x": x, "w": w},
+                                                       "stand_ins": ["network", "loss"]})))["ok"]
+    assert np.allclose(grad_after_change.array, leaf.grad.numpy())  # at the arguments of the forward call
     with_no_grad = "with torch.no_grad():\n    result = network(x, w.requires_grad_(True)).requires_grad"
     assert decode(probe.answer(encode({"run": with_no_grad, "inputs": {"x": x, "w": w},
                                        "stand_ins": ["network"]})))["ok"] is False

@@ -3,8 +3,8 @@
 Each function is called on tensors the grader draws; values and gradients (computed with autograd in each kernel)
 are compared with the reference kernel's. "Without the library's function" is read from the submitted source.
 Tests of functions built on others (model1, network, evaluate, fit) stand the reference's versions in for the
-student's, so one mistake costs points once. train_epoch's test still runs in the kernel (it needs gradients
-through the stand-ins); the settings are judged by the NumPy trainer below, run in the grader.
+student's, so one mistake costs points once; train_epoch's stand-ins are differentiable, and its minibatches and
+updates are read from the requests they made. The settings are judged by the NumPy trainer below, run in the grader.
 """
 
 import numpy as np
@@ -270,6 +270,120 @@ def evaluate(t: Trial) -> None:
         t.close(f"loss of {label}", t.number("the loss", got[0]), want[0])
         t.close(f"accuracy of {label}", t.number("the accuracy", got[1]), want[1])
         t.expect(all(got[2]), "evaluate must not compute gradients")
+
+
+# train_epoch with the reference's network and losses standing in: they are differentiable (their backward pass
+# is the reference's), so train_epoch's own loss.backward(), update and clearing act on the parameters, and the
+# grader reads each minibatch and the parameters it was computed at from the network's backward requests.
+TRAIN_EPOCH = LAYERS + """
+torch.manual_seed(seed)
+for epoch in range(epochs):
+    train_epoch(params, x, y, learning_rate, batch_size)
+result = [[w.detach(), b.detach()] for w, b, _ in params]
+"""
+GRADIENTS = LAYERS + """
+loss = bce_loss_stable(y, network(x, params))
+result = list(torch.autograd.grad(loss, [t for w, b, _ in params for t in (w, b)]))
+"""
+STAND_INS = ("network", "bce_loss_stable", "bce_loss", "evaluate", "sigmoid", "relu")
+
+
+def _problem(t: Trial, n: int, d: int, hidden: int) -> tuple[np.ndarray, np.ndarray, list]:
+    x = t.rng.normal(size=(n, d))
+    y = ((x[:, 0] - x[:, 1] + 0.3 * t.rng.normal(size=n)) > 0) * 1.0
+    layers = [[0.5 * t.rng.normal(size=(d, hidden)), 0.1 * t.rng.normal(size=hidden), "relu"],
+              [0.5 * t.rng.normal(size=(hidden, 1)), np.array([0.05]), "sigmoid"]]
+    return x, y, layers
+
+
+def _layers(layers: list) -> list:
+    """Layers [w, b, kind] as data whose weights and biases require gradients."""
+    return [[_tensor(w, requires_grad=True), _tensor(b, requires_grad=True), kind] for w, b, kind in layers]
+
+
+def _train(t: Trial, x, y, layers, learning_rate: float, batch_size: int, epochs: int, served: list | None = None):
+    """train_epoch run ``epochs`` times in the student's kernel: the parameters after, as [[w, b], ...]."""
+    params = t.student.run(TRAIN_EPOCH, "train_epoch", stand_ins=STAND_INS, served=served, x=_tensor(x),
+                           y=_tensor(y), layers=_layers(layers), learning_rate=learning_rate, batch_size=batch_size,
+                           epochs=epochs, seed=int(t.rng.integers(2**31)))
+    t.expect(type(params) is list and len(params) == len(layers), "train_epoch must keep the layers of params")
+    return [[t.array("the weights", w), t.array("the biases", b)] for w, b in params]
+
+
+def _minibatches(t: Trial, served: list, x: np.ndarray, batch_size: int) -> tuple[list, list]:
+    """Each minibatch train_epoch differentiated the network on (its rows of x), and the parameters it was at."""
+    rows = {row.tobytes(): i for i, row in enumerate(x)}
+    batches, states = [], []
+    for request in served:
+        if request["stand_in"] != "network" or "vjp" not in request:
+            continue
+        batch, params = (request["args"] + [None, None])[:2]
+        batch = t.array("a minibatch", batch)
+        t.expect(batch.shape == (batch_size, x.shape[1]), f"minibatch {len(batches) + 1} has shape {batch.shape}, "
+                 f"expected (batch_size, d) = {(batch_size, x.shape[1])}")
+        indices = [rows.get(row.tobytes()) for row in batch]
+        t.expect(None not in indices, "minibatches must be made of rows of x")
+        batches.append(indices)
+        states.append([[t.array("the weights", w), t.array("the biases", b)] for w, b, _ in params])
+    n = len(x)
+    t.expect(len(batches) == n // batch_size, f"with n = {n} samples and batch_size = {batch_size}, train_epoch made "
+             f"{len(batches)} backward passes through the network; expected n // batch_size = {n // batch_size}")
+    used = [i for batch in batches for i in batch]
+    t.expect(len(set(used)) == len(used), "the minibatches of one epoch must not share samples")
+    return batches, states
+
+
+@check
+def train_epoch(t: Trial) -> None:
+    """train_epoch"""
+    n, batch_size, learning_rate = 103, 8, 0.3
+    x, y, layers = _problem(t, n, 5, 6)
+    kinds = [kind for _, _, kind in layers]
+    orders = []
+    for epoch in range(2):
+        served = []
+        after = _train(t, x, y, layers, learning_rate, batch_size, 1, served)
+        batches, states = _minibatches(t, served, x, batch_size)
+        orders.append([i for batch in batches for i in batch])
+        cases = [{"x": _tensor(x[batch]), "y": _tensor(y[batch]),
+                  "layers": _layers([[w, b, kind] for (w, b), kind in zip(state, kinds, strict=True)])}
+                 for batch, state in zip(batches, states, strict=True)]
+        gradients = t.reference.run_each(GRADIENTS, [f"the gradient at minibatch {k + 1}" for k in range(len(cases))],
+                                         cases)
+        if epoch == 0:
+            _updates(t, states + [after], gradients, learning_rate)
+        layers = [[w, b, kind] for (w, b), kind in zip(after, kinds, strict=True)]
+    t.expect(orders[0] != sorted(orders[0]), "the minibatches must be drawn at random (shuffle the samples)")
+    t.expect(orders[1] != orders[0], "every epoch must draw new random minibatches")
+
+    x, y, layers = _problem(t, 240, 4, 10)
+    loss = LAYERS + "result = float(bce_loss_stable(y, network(x, params)))"
+    before = t.number("the loss", t.reference.run(loss, "the loss", x=_tensor(x), y=_tensor(y),
+                                                  layers=_layers(layers)))
+    after = _train(t, x, y, layers, 0.2, 16, 3)
+    trained = [[w, b, kind] for (w, b), (_, _, kind) in zip(after, layers, strict=True)]
+    loss_after = t.number("the loss", t.reference.run(loss, "the loss", about_student=True, x=_tensor(x), y=_tensor(y),
+                                                       layers=_layers(trained)))
+    t.expect(loss_after < 0.8 * before, "three epochs of train_epoch do not lower the training loss of a simple "
+             f"problem by a fifth (from {before:.3f} to {loss_after:.3f})")
+
+
+def _updates(t: Trial, states: list, gradients: list, learning_rate: float) -> None:
+    """Each step moved the parameters by -learning_rate times the gradient of its own minibatch."""
+    total = None
+    for k, grads in enumerate(gradients):
+        grads = [t.array("the gradient", g) for g in grads]
+        total = grads if total is None else [a + g for a, g in zip(total, grads, strict=True)]
+        for layer in range(len(states[k])):
+            for part, name in ((0, "weights"), (1, "biases")):
+                step = states[k + 1][layer][part] - states[k][layer][part]
+                want = -learning_rate * grads[2 * layer + part]
+                if k > 0 and not np.allclose(step, want, rtol=1e-6, atol=1e-9):
+                    t.expect(not np.allclose(step, -learning_rate * total[2 * layer + part], rtol=1e-6, atol=1e-9),
+                             "gradients are not cleared between steps: each update uses the sum of all gradients "
+                             "so far")
+                t.close(f"SGD update of the layer-{layer + 1} {name} at minibatch {k + 1} of the epoch", step, want,
+                        rtol=1e-6, atol=1e-9)
 
 
 # fit with its helpers replaced by recorders: train_epoch counts its calls, evaluate answers from the call count.
