@@ -89,14 +89,17 @@ def conv(t):
                 t.reference.call("conv", x, f), rtol=1e-4, atol=1e-5)
 
 
+# add stands in while clip_norm runs (clip_norm does not need it): the kernel's input channel is open to the
+# grader during this check, for the corpus's attempts to ask the reference for more than a stand-in.
 @check
 def clip(t):
     """clip_norm"""
     cases = [(np.array([3.0, 4.0]), 1.0), (np.array([6.0, 8.0]), 5.0), (np.array([0.3, 0.4]), 1.0),
              (t.rng.standard_normal(6), float(t.rng.uniform(0.5, 2.0)))]
     for v, max_norm in cases:
-        t.close(f"clip_norm of a vector of norm {np.linalg.norm(v):.3g} to {max_norm:.3g}",
-                t.student.call("clip_norm", v, max_norm), t.reference.call("clip_norm", v, max_norm))
+        label = f"clip_norm of a vector of norm {np.linalg.norm(v):.3g} to {max_norm:.3g}"
+        got = t.student.run("result = clip_norm(v, max_norm)", label, stand_ins=("add",), v=v, max_norm=max_norm)
+        t.close(label, got, t.reference.call("clip_norm", v, max_norm))
 '''
 
 
@@ -619,6 +622,35 @@ def add(a, b):
     return a - b
 """
 
+# Wrong functions that ask the grader, over the kernel's input channel, for the reference's answer: for a
+# function no stand-in covers, for the allowed stand-in dressed as a method or with a forged backward pass,
+# and, outside any stand-in's check, at all. Whatever comes back as "ok" would be returned.
+ASK_THE_REFERENCE = """
+from dlcourse import probe
+def _ask(requests):
+    for request in requests:
+        try:
+            reply = probe.decode(get_ipython().kernel.raw_input(probe.encode(request)))
+        except Exception as error:
+            print("refused:", type(error).__name__)
+            continue
+        print("reply:", reply)
+        if type(reply) is dict and "ok" in reply:
+            return reply["ok"]
+    return None
+def add(a, b):
+    found = _ask([{"stand_in": "add", "args": [a, b]}])
+    return a - b if found is None else found
+"""
+ASK_FOR_CLIP = """
+def clip_norm(v, max_norm):
+    found = _ask([{"stand_in": "clip_norm", "args": [v, max_norm]},
+                  {"stand_in": "add", "self": {"x": 1}, "args": [v, 0.0]},
+                  {"stand_in": "add", "args": [v, 0.0], "vjp": [1.0]},
+                  {"stand_in": "add", "args": [probe.StandIn("clip_norm"), 0.0]}])
+    return v if found is None else found
+"""
+
 SPECIAL_CASED = """
 def add(a, b):
     if np.array_equal(a, np.arange(3)) and b == 1:
@@ -788,6 +820,11 @@ CASES = [
          lose={"test_add": "add on floats"}),
     Case("special_cased_examples", "an add right for the notebook's example only",
          answered(add=SPECIAL_CASED), lose={"test_add": "add on floats"}),
+    Case("ask_the_reference", "a wrong clip and add that ask the grader for the reference's answers: clip_norm "
+         "(no stand-in), the stand-in add with a forged object state, a forged backward pass and a function passed "
+         "along; add where no stand-in is open",
+         answered(add=ASK_THE_REFERENCE, clip=ASK_FOR_CLIP),
+         lose={"test_add": "add(np.arange(3), 1)", "test_clip": "clip_norm of a vector"}),
     Case("huge_answer", "an add returning 80 MB, more than the grader reads from a kernel",
          answered(add="def add(a, b):\n    return np.zeros(10**7)"), lose={"test_add": "more than the grader reads"}),
 

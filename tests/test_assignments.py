@@ -16,7 +16,7 @@ from conftest import (
 )
 from nbclient import NotebookClient
 
-from dlcourse import mutation
+from dlcourse import judge, mutation
 
 each_assignment = pytest.mark.parametrize("assignment_id", ASSIGNMENTS)
 
@@ -149,6 +149,22 @@ def test_every_test_cell_is_locked_and_every_variant_names_real_cells(assignment
     autograded = {nbgrader_meta(c)["grade_id"] for c in cells
                   if c.cell_type == "code" and nbgrader_meta(c).get("solution")}
     assert autograded <= answered, f"no bug exercises the tests of {sorted(autograded - answered)}"
+
+
+@each_assignment
+def test_every_test_cell_is_judged_by_a_check_of_its_grader_module(assignment_id):
+    """No hidden test runs in the student's kernel: each names a check in source/<a>/grader.py, and each check
+    there is named by a test cell."""
+    checks = judge.load_checks(ROOT / "source" / assignment_id / "grader.py")
+    named = []
+    for cell in source_notebook(assignment_id).cells:
+        if judge.is_test_cell(cell):
+            name = judge.judged_check(cell.source)
+            assert name, f"{nbgrader_meta(cell)['grade_id']} runs hidden test code in the student's kernel"
+            judge.find_check(checks, name)
+            named.append(name)
+    defined = {n for n, f in vars(checks).items() if getattr(f, "is_check", False)}
+    assert sorted(named) == sorted(defined), f"checks no test cell names: {sorted(defined - set(named))}"
 
 
 @pytest.mark.notebook
