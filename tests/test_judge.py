@@ -173,8 +173,8 @@ def _two_kernels(monkeypatch, student: dict, reference: dict, allowed: set, serv
 
 def test_a_method_stand_in_works_on_the_objects_state(monkeypatch):
     student, reference, served = {}, {}, []
-    exec("class Net:\n    def step(self, lr):\n        self.w = 'broken'\n"
-         "    def train(self, lr):\n        for _ in range(3):\n            self.step(lr)\n        return self.w", student)
+    exec("class Net:\n    def step(self, lr):\n        self.w = 'broken'\n    def train(self, lr):\n"
+         "        for _ in range(3):\n            self.step(lr)\n        return self.w", student)
     exec("class Net:\n    def step(self, lr):\n        self.w -= lr\n        self.steps = self.steps + 1", reference)
     _two_kernels(monkeypatch, student, reference, {"Net.step"}, served)
     code = ("Probe = type('Probe', (Net,), {n.split('.')[1]: f for n, f in __stand_ins__.items()})\n"
@@ -184,8 +184,8 @@ def test_a_method_stand_in_works_on_the_objects_state(monkeypatch):
     reply = decode(probe.answer(encode({"run": code, "stand_ins": ["Net.step"]})))
     assert np.array_equal(reply["ok"][0], np.full(2, 0.25)) and reply["ok"][1:] == [3, True]
     assert [r["self"]["steps"] for r in served] == [0, 1, 2] and served[0]["args"] == [0.25]
-    same = "net = object.__new__(Probe)\nnet.w, net.steps, net.log = np.ones(1), 0, []\nlog = net.log\nnet.step(1.0)\n" \
-           "result = net.log is log"
+    same = ("net = object.__new__(Probe)\nnet.w, net.steps, net.log = np.ones(1), 0, []\nlog = net.log\n"
+            "net.step(1.0)\nresult = net.log is log")
     assert decode(probe.answer(encode({"run": code.split("\n")[0] + "\n" + same, "stand_ins": ["Net.step"]})))["ok"]
     assert served[0]["self"]["log"] == Opaque("builtins.builtin_function_or_method")  # not data: stays as it was
 
