@@ -49,10 +49,11 @@ c.LatePenalty.per_day = 0.1
 # environment, the student's own files and a private /tmp; no network, no privileges, bounded memory,
 # processes and disk. Stderr from a passing test cell no longer zeroes it; the student's outputs are
 # sanitized after grading, so the autograded notebook is safe to open in formgrader.
-# A test cell whose hidden part is "# judged by grader.py: <check>" never runs in the student's kernel: the
-# grader runs that check of source/<assignment>/grader.py (dlcourse/judge.py), which calls the student's code and
-# the reference solution's (a second kernel that ran the source notebook) on inputs drawn from grader_secret.key,
-# the student and the check, compares the plain data they return (dlcourse/probe.py) and writes the cell's output.
+# A test cell whose hidden part is "# judged by grader.py: <check>" (every test cell of this course) never runs in
+# the student's kernel: the grader runs that check of source/<assignment>/grader.py (dlcourse/judge.py), which
+# calls the student's code and the reference solution's (a second kernel that ran the source notebook) on inputs
+# drawn from grader_secret.key, the student and the check, compares the plain data they return
+# (dlcourse/probe.py) and writes the cell's output.
 c.Autograde.autograde_preprocessors = [
     "dlcourse.preprocessors.GuardedExecute",
     "nbgrader.preprocessors.IgnorePattern",
