@@ -5,6 +5,7 @@
     dlcourse grade A [--jobs N]     autograde submitted/ (N in parallel, or on a Dask --cluster); print scores
     dlcourse feedback A [--pdf]     feedback HTML (and PDF) in feedback/ (hidden test code left out)
     dlcourse pdf NOTEBOOK [-o PDF]  a notebook as PDF, offline, for handing in (works outside the course too)
+    dlcourse check NOTEBOOK         run a notebook as the grader will; say what will differ from your run
     dlcourse export [--to CSV]      grades as CSV for an LMS: per assignment and student, and per student
     dlcourse prove A [--jobs N]     which hidden test catches which bug; correct variants keep full marks
     dlcourse demo                   all of the above for every assignment, then a table of scores
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from dlcourse import grading, mutation, parallel, pdf, plugins
+from dlcourse import grading, mutation, parallel, pdf, plugins, preview
 from dlcourse.pdf import PDFError
 
 DEMO_STUDENTS = {
@@ -30,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        if args.run is cmd_pdf:  # students export anywhere, course folder or not
-            return cmd_pdf(None, args)
+        if args.run in (cmd_pdf, cmd_check):  # students' commands work anywhere, course folder or not
+            return args.run(None, args)
         return args.run(grading.find_course_root(Path(args.course) if args.course else None), args)
     except (grading.GradingError, PDFError) as error:
         print(f"dlcourse: {error}", file=sys.stderr)
@@ -70,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     to_pdf.add_argument("notebook", type=Path)
     to_pdf.add_argument("-o", "--output", type=Path, help="default: next to the notebook, same name")
     to_pdf.set_defaults(run=cmd_pdf)
+
+    check = commands.add_parser("check", help="run a notebook as the grader will (grading mode, time limits, "
+                                "visible checks) and list what will differ from your own run")
+    check.add_argument("notebook", type=Path)
+    check.add_argument("--no-sandbox", action="store_true", help="a plain kernel, where the sandbox cannot start")
+    check.set_defaults(run=cmd_check)
 
     export = commands.add_parser("export", help="export grades to two CSVs for an LMS")
     export.add_argument("--to", default="grades.csv",
@@ -139,6 +146,15 @@ def cmd_pdf(_root, args) -> int:
     written = pdf.notebook_to_pdf(args.notebook, args.output)
     print(f"{written} written ({pdf.ROUTE})")
     return 0
+
+
+def cmd_check(_root, args) -> int:
+    if not args.notebook.is_file():
+        raise grading.GradingError(f"no notebook {args.notebook}")
+    print(f"running {args.notebook} as the grader will; this takes as long as a graded run ...", flush=True)
+    report = preview.preview(args.notebook, sandbox=not args.no_sandbox)
+    print(report.text())
+    return 1 if report.findings else 0
 
 
 def cmd_export(root: Path, args) -> int:
