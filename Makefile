@@ -32,7 +32,7 @@ lab: setup
 	$(BIN)/jupyter lab
 
 lint: setup
-	$(BIN)/ruff check dlcourse tests benchmarks
+	$(BIN)/ruff check dlcourse tests benchmarks source
 
 test: lint
 	$(BIN)/python -m pytest

@@ -157,13 +157,14 @@ class Kernel:
         return self._ask({"get": name}, name)["ok"]
 
     def run(self, code: str, label: str, stand_ins: tuple = (), about_student: bool = False,
-            timeout: float | None = None, served: list | None = None, **inputs):
+            timeout: float | None = None, served: list | None = None, carried: tuple = (), **inputs):
         """Run the check's ``code`` with ``inputs`` in this kernel and return what it left in ``result``.
 
         ``stand_ins`` names functions (or ``Class.method``s, which the code finds in ``__stand_ins__``) that,
         in the student's kernel, are answered by the reference solution while the code runs (the reference
-        kernel uses its own). ``served`` collects each request the stand-ins made, as data: the batches a
-        training loop fed to the network, whatever the student's process says about them.
+        kernel uses its own). ``carried`` names the attributes a method stand-in's object sends along (default:
+        all of them). ``served`` collects each request the stand-ins made, as data: the batches a training
+        loop fed to the network, whatever the student's process says about them.
         ``about_student``: the reference is given the student's data (a graph, weights to evaluate), so its
         failure is the student's, not the grader's. ``timeout`` (seconds) shortens the cell's time limit for
         this call: KernelFailure when it runs out.
@@ -171,6 +172,8 @@ class Kernel:
         query = {"run": code, "inputs": inputs}
         if stand_ins and not self._trusted:
             query["stand_ins"] = list(stand_ins)
+            if carried:
+                query["carried"] = list(carried)
         return self._ask(query, label, blame_grader=self._trusted and not about_student, timeout=timeout,
                          served=served)["ok"]
 

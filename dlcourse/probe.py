@@ -207,9 +207,11 @@ def answer(request: str) -> str:
         return encode({"missing": name})
     try:
         if "run" in query and "each" in query:
-            text = encode({"ok": _run_each(namespace, query["run"], query["each"], query.get("stand_ins", []))})
+            text = encode({"ok": _run_each(namespace, query["run"], query["each"], query.get("stand_ins", []),
+                                           query.get("carried"))})
         elif "run" in query:
-            text = encode({"ok": _run(namespace, query["run"], query.get("inputs", {}), query.get("stand_ins", []))})
+            text = encode({"ok": _run(namespace, query["run"], query.get("inputs", {}), query.get("stand_ins", []),
+                                      query.get("carried"))})
         elif "get" in query:
             text = encode({"ok": namespace[name]})
         else:
@@ -268,8 +270,8 @@ def _tensors(value) -> list:
     return [value] if torch is not None and isinstance(value, torch.Tensor) else []
 
 
-def _run(namespace: dict, code: str, inputs: dict, stand_ins: list):
-    made = {n: stand_in(n) for n in stand_ins}
+def _run(namespace: dict, code: str, inputs: dict, stand_ins: list, carried: list | None = None):
+    made = {n: stand_in(n, carried) for n in stand_ins}
     plain = [n for n in stand_ins if "." not in n]  # Class.method stand-ins are the check's to place
     saved = {n: namespace[n] for n in plain if n in namespace}
     namespace.update({n: made[n] for n in plain})
@@ -284,25 +286,26 @@ def _run(namespace: dict, code: str, inputs: dict, stand_ins: list):
     return scope.get("result")
 
 
-def _run_each(namespace: dict, code: str, cases: list, stand_ins: list) -> list:
+def _run_each(namespace: dict, code: str, cases: list, stand_ins: list, carried: list | None = None) -> list:
     """The code once per case: [{"ok": result} or {"raised": "Type: message"}, ...], in one round trip."""
     answers = []
     for inputs in cases:
         try:
-            answers.append({"ok": _run(namespace, code, inputs, stand_ins)})
+            answers.append({"ok": _run(namespace, code, inputs, stand_ins, carried)})
         except Exception as error:  # this case's answer; the other cases still run
             answers.append({"raised": f"{type(error).__name__}: {error}"[:2000]})
     return answers
 
 
-def stand_in(name: str):
+def stand_in(name: str, carried: list | None = None):
     """A function that computes nothing here: it sends its arguments to the grader (over the kernel's input
     channel) and returns the reference solution's result, which the grader gives only while a check that
     names it runs.
 
     - ``Class.method`` called on an instance of this kernel's ``Class`` (placed in a subclass by the check)
-      sends the instance's attributes along and sets those the reference's method changed, so a stand-in
-      method can update ``self.weights`` (the others keep their identity);
+      sends the instance's attributes along (only those in ``carried``, when given) and sets those the
+      reference's method changed, so a stand-in method can update ``self.weights`` (the others keep their
+      identity);
     - called with tensors that require gradients, with gradients on, its tensor result is differentiable: the
       backward pass asks the grader for the reference's vector-Jacobian product, so ``loss.backward()``
       reaches the student's parameters through stand-ins.
@@ -328,7 +331,8 @@ def stand_in(name: str):
         instance = None
         if owner and args and isinstance(namespace.get(owner), type) and isinstance(args[0], namespace[owner]):
             instance = args[0]
-            query = {"args": list(args[1:]), "kwargs": kwargs, "self": dict(vars(instance))}
+            query = {"args": list(args[1:]), "kwargs": kwargs,
+                     "self": {k: v for k, v in vars(instance).items() if carried is None or k in carried}}
         fields = _plain(query, 0)["d"]
         reply = request(fields)
         for attribute, value in reply.get("self", {}).items() if instance is not None else ():

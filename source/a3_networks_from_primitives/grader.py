@@ -336,7 +336,7 @@ def _minibatches(t: Trial, served: list, x: np.ndarray, batch_size: int) -> tupl
 @check
 def train_epoch(t: Trial) -> None:
     """train_epoch"""
-    n, batch_size, learning_rate = 103, 8, 0.3
+    n, batch_size, learning_rate = 61, 8, 0.3
     x, y, layers = _problem(t, n, 5, 6)
     kinds = [kind for _, _, kind in layers]
     orders = []
