@@ -214,8 +214,11 @@ class Kernel:
 
     def _answer(self, query: dict, name: str, timeout: float | None, served: list | None = None) -> dict:
         request = encode(query if self._limit is None else {**query, "max_chars": self._limit})
-        on_input = self._stand_ins(frozenset(query["stand_ins"]), served) if query.get("stand_ins") else None
+        failures = []
+        on_input = self._stand_ins(frozenset(query["stand_ins"]), served, failures) if query.get("stand_ins") else None
         content = self._run(f"__import__('dlcourse.probe').probe.answer({request!r})", on_input, timeout)
+        if failures:  # the grader could not answer a stand-in: its fault, never a verdict on the student
+            raise RuntimeError(f"answering {name}'s stand-in failed: {failures[0]!r}")
         value = content.get("user_expressions", {}).get("value", {})
         if content.get("status") != "ok" or value.get("status") != "ok":
             error = f"{value.get('ename') or content.get('ename')}: {value.get('evalue') or content.get('evalue')}"
@@ -235,8 +238,12 @@ class Kernel:
             raise Failed(f"what {name} returned could not be read as data")
         return reply
 
-    def _stand_ins(self, allowed: frozenset, served: list | None = None) -> Callable[[str], str]:
-        """Answers the kernel's requests for the reference's result of a function in ``allowed``, and only those."""
+    def _stand_ins(self, allowed: frozenset, served: list | None = None,
+                   failures: list | None = None) -> Callable[[str], str]:
+        """Answers the kernel's requests for the reference's result of a function in ``allowed``, and only those.
+
+        It always answers: a kernel left waiting for input would hold up every later cell. An error of the
+        grader's own goes to ``failures`` (the probe then fails as the grader's) and the kernel is told no."""
         def answer(prompt: str) -> str:
             try:
                 request = decode(prompt)
@@ -251,6 +258,10 @@ class Kernel:
                 return encode(self._serve(request))
             except (ProbeError, RuntimeError) as error:
                 return encode({"raised": str(error)[:500]})
+            except Exception as error:
+                if failures is not None:
+                    failures.append(error)
+                return encode({"raised": "the grader could not answer"})
         return answer
 
 

@@ -91,7 +91,13 @@ class GuardedExecute(Execute):
 
     notebook_timeout = Integer(900, help="Seconds for the whole notebook; later cells are not run.").tag(
         config=True)
-    max_output_chars = Integer(200_000, help="Characters of output kept per cell (text, images, errors).").tag(
+    max_output_chars = Integer(200_000, help="Characters of text output kept per cell (streams, errors, text "
+                               "data).").tag(config=True)
+    # Figures are what a grader reads in formgrader and the feedback: they get a budget of their own, so a
+    # cell's photo grid is not cut by the text cap, and the notebook's images stay bounded as a whole.
+    max_image_chars = Integer(8_000_000, help="Characters of images (base64 PNG, JPEG, ...) kept per cell.").tag(
+        config=True)
+    max_notebook_image_chars = Integer(40_000_000, help="Characters of images kept in the whole notebook.").tag(
         config=True)
     guarded = List(Unicode(), GUARDED, help="Dotted names hidden tests rely on ('module.*': its public "
                    "callables); a test cell fails if the submission replaced one.").tag(config=True)
@@ -117,6 +123,9 @@ class GuardedExecute(Execute):
         self._guard = ""  # the guard's name in the kernel, once installed
         self._output_chars = 0
         self._truncated = 0
+        self._image_chars = 0  # this cell's
+        self._notebook_image_chars = 0
+        self._images_dropped = 0
 
     # --- time limits -------------------------------------------------------------------------------------
 
@@ -154,6 +163,7 @@ class GuardedExecute(Execute):
             cell.outputs = [_error("CellNotRun", self._halted)]
             return cell, resources
         self._timed_out, self._output_chars, self._truncated = False, 0, 0
+        self._image_chars, self._images_dropped = 0, 0
         check_name = judge.judged_check(cell.source) if _is_test_cell(cell) else None
         if check_name:
             cell.outputs = self._judged(check_name, index, where)
@@ -180,6 +190,9 @@ class GuardedExecute(Execute):
         if self._truncated:
             cell.outputs.append(new_output("stream", name="stdout",
                                            text=f"\n[output truncated: {self._truncated} characters]\n"))
+        if self._images_dropped:
+            cell.outputs.append(new_output("stream", name="stdout", text=f"\n[{self._images_dropped} image(s) "
+                                           "left out: over the grader's limit for images; save figures smaller]\n"))
         return cell, resources
 
     def on_cell_executed(self, **kwargs):
@@ -323,8 +336,19 @@ class GuardedExecute(Execute):
         if out is None:
             return out
         if len(outs) == 1 and outs[0] is out:  # a clear_output started the cell's output afresh
-            self._output_chars = self._truncated = 0
+            self._output_chars = self._truncated = self._images_dropped = 0
+            self._notebook_image_chars -= self._image_chars
+            self._image_chars = 0
         size = _size(out)
+        if any(mime.startswith("image/") for mime in out.get("data", {})):
+            if (self._image_chars + size > self.max_image_chars
+                    or self._notebook_image_chars + size > self.max_notebook_image_chars):
+                outs.remove(out)
+                self._images_dropped += 1
+            else:
+                self._image_chars += size
+                self._notebook_image_chars += size
+            return out
         room = max(0, self.max_output_chars - self._output_chars)
         if size > room:
             self._truncated += size - room

@@ -31,6 +31,7 @@ from dlcourse.runtime import GRADING_ENV
 CONFIG_FILE = "nbgrader_config.py"
 CELL_TIMEOUT = 300  # the course's Execute.timeout, used when no nbgrader_config.py is found
 TRUNCATED = "[output truncated:"
+IMAGES_DROPPED = "image(s) left out"
 GRADER_ERRORS = ("CellTimeoutError", "CellNotRun", "DeadKernelError")  # a limit or a dead kernel, said by the grader
 
 
@@ -98,7 +99,8 @@ def preview(notebook: Path, config: Config | None = None, sandbox: bool = True) 
     graded = _without_hidden_tests(own)
     executor = GuardedExecute(config=config)
     limits = (f"{executor.timeout} s per cell, {executor.notebook_timeout} s per notebook, "
-              f"{executor.max_output_chars:,} characters of output per cell, grading mode on")
+              f"{executor.max_output_chars:,} characters of text output and {executor.max_image_chars:,} of images per "
+              "cell, grading mode on")
     resources = {"metadata": {"path": str(notebook.parent)}}
     with setenv(**{GRADING_ENV: "autograde"}):
         graded, _ = executor.preprocess(graded, resources)
@@ -140,7 +142,10 @@ def _compare(index: int, mine, theirs) -> CellReport:
     if truncated:
         report.findings.append("its output will be cut at the grader's limit "
                                + truncated[0]["text"].strip().strip("[]").replace("output truncated: ", "(")
-                               + " over): print less, or save figures smaller")
+                               + " over): print less")
+    dropped = [o for o in theirs.outputs if o.output_type == "stream" and IMAGES_DROPPED in o.get("text", "")]
+    if dropped:
+        report.findings.append(dropped[0]["text"].strip().strip("[]"))
     if report.test:
         report.passed = not errors
     return report

@@ -313,3 +313,17 @@ def test_student_code_finds_the_definition_that_runs_last():
     node = t.student_code("d")
     assert "norm" not in {n.attr for n in __import__("ast").walk(node) if hasattr(n, "attr")}
     assert t.student_code("missing") is None
+
+
+def test_a_grader_error_while_answering_a_stand_in_still_answers_the_kernel_and_fails_as_the_graders():
+    told = []
+
+    def run(expression, on_input, timeout):
+        told.append(decode(on_input(encode({"stand_in": "step", "args": [1.0]}))))  # the kernel waits for this
+        text = json.dumps(json.loads(encode({"ok": 2.0})))
+        return {"status": "ok", "user_expressions": {"value": {"status": "ok", "data": {"text/plain": repr(text)}}}}
+
+    kernel = judge.Kernel(run, "your code", serve=lambda request: 1 / 0)
+    with pytest.raises(RuntimeError, match="stand-in failed: ZeroDivisionError"):
+        kernel.run("result = box(1.0)", "box", stand_ins=("step",))
+    assert told == [{"raised": "the grader could not answer"}]

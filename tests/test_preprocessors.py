@@ -3,7 +3,9 @@ corpus tests them end to end)."""
 
 import os
 
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from traitlets.config import Config
 
 from dlcourse import grading, plugins, preprocessors, sandbox
 
@@ -122,3 +124,23 @@ def test_unsafe_files_are_removed_from_a_collected_submission(tmp_path):
     plugins.drop_unsafe_submission_files(assignment="a1", student="alice", notebooks=[str(notebook)])
     assert sorted(p.name for p in folder.iterdir()) == [".hidden", "a1.ipynb"]
     assert gradebook.read_text() == "grades"
+
+
+@pytest.mark.notebook
+def test_figures_have_a_budget_of_their_own_apart_from_the_text_cap():
+    show = ("from IPython.display import display\n"
+            "display({{'image/png': 'A' * {n}, 'text/plain': '<Figure>'}}, raw=True)")
+    notebook = new_notebook(cells=[new_code_cell("print('x' * 300_000)"), new_code_cell(show.format(n=1_000_000)),
+                                   new_code_cell(show.format(n=600_000) + "\n" + show.format(n=600_000)),
+                                   new_code_cell(show.format(n=900_000))])
+    notebook.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    config = Config()
+    config.GuardedExecute.sandbox_kernel = False
+    config.GuardedExecute.max_image_chars = 1_100_000
+    config.GuardedExecute.max_notebook_image_chars = 2_000_000
+    graded, _ = preprocessors.GuardedExecute(config=config).preprocess(notebook, {"metadata": {"path": "."}})
+    text, one_figure, two_figures, over_budget = (cell.outputs for cell in graded.cells)
+    assert len(text[0].text) == 200_000 and "[output truncated: 100001 characters]" in text[-1].text
+    assert [len(o.data["image/png"]) for o in one_figure] == [1_000_000]  # five times the text cap, kept
+    assert len(two_figures) == 2 and "1 image(s) left out" in two_figures[-1].text  # the cell's image budget
+    assert "1 image(s) left out" in over_budget[-1].text  # the notebook's: 1.6 M of 2 M used before

@@ -82,7 +82,7 @@ def test_every_header_states_the_graders_limits_and_the_check(assignment_id):
     grader = GuardedExecute(config=preview.course_config(ROOT))
     header = source_notebook(assignment_id).cells[0].source.replace("\n", " ")
     assert f"at most {grader.timeout} s per cell and {grader.notebook_timeout} s for the whole notebook" in header
-    assert f"{grader.max_output_chars:,} characters of output per cell" in header
+    assert f"{grader.max_output_chars:,} characters of text output per cell" in header
     assert "Grading_check" in header and "dlcourse check NOTEBOOK.ipynb" in header
 
 
