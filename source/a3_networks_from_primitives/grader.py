@@ -220,7 +220,7 @@ result = {"w": w.detach(), "b": b.detach(), "same_activation": activation is tor
 @check
 def make_layer(t: Trial) -> None:
     """make_layer"""
-    for d_in, d_out in [(64, 32), (2000, 300), (300, 2000)]:
+    for d_in, d_out in [(64, 32), (600, 200), (200, 600)]:
         label = f"make_layer({d_in}, {d_out})"
         got = t.student.run(MAKE_LAYER, "make_layer", d_in=d_in, d_out=d_out)
         w, b = got["w"], got["b"]
