@@ -34,7 +34,7 @@ VARIANTS = [
             fails=["test_softmax"]),
     # (a) softmax Jacobian
     Variant("softmax Jacobian with the inner product s.s instead of the outer product", "softmax_jacobian",
-            replace=[("return np.diag(s) - np.outer(s, s)", "return np.diag(s) - s @ s")],
+            replace=[("return np.diag(sigma) - np.outer(sigma, sigma)", "return np.diag(sigma) - sigma @ sigma")],
             fails=["test_softmax_jacobian"]),
     # (a) cross-entropy
     Variant("cross-entropy summed over the batch instead of averaged", "cross_entropy",
