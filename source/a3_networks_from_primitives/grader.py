@@ -345,12 +345,12 @@ def train_epoch(t: Trial) -> None:
         after = _train(t, x, y, layers, learning_rate, batch_size, 1, served)
         batches, states = _minibatches(t, served, x, batch_size)
         orders.append([i for batch in batches for i in batch])
-        cases = [{"x": _tensor(x[batch]), "y": _tensor(y[batch]),
-                  "layers": _layers([[w, b, kind] for (w, b), kind in zip(state, kinds, strict=True)])}
-                 for batch, state in zip(batches, states, strict=True)]
-        gradients = t.reference.run_each(GRADIENTS, [f"the gradient at minibatch {k + 1}" for k in range(len(cases))],
-                                         cases)
-        if epoch == 0:
+        if epoch == 0:  # each update of the first epoch, against the reference's gradient of its minibatch
+            cases = [{"x": _tensor(x[batch]), "y": _tensor(y[batch]),
+                      "layers": _layers([[w, b, kind] for (w, b), kind in zip(state, kinds, strict=True)])}
+                     for batch, state in zip(batches, states, strict=True)]
+            gradients = t.reference.run_each(GRADIENTS, [f"the gradient at minibatch {k + 1}"
+                                                         for k in range(len(cases))], cases)
             _updates(t, states + [after], gradients, learning_rate)
         layers = [[w, b, kind] for (w, b), kind in zip(after, kinds, strict=True)]
     t.expect(orders[0] != sorted(orders[0]), "the minibatches must be drawn at random (shuffle the samples)")

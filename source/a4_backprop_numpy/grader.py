@@ -468,8 +468,7 @@ def mlp_train(t: Trial) -> None:
         lr=lr,
         stand_ins=tuple(f"MLP.{m}" for m in ("feed_forward", "back_prop", "evaluate", "init_layers", "one_hot",
                                              "init_weights", "sigmoid_prime")))
-    epochs_seen = _training_steps(t, served, state, epochs, lr)
-    orders = [[row for rows, _ in steps for row in rows] for steps in epochs_seen]
+    orders = _training_orders(t, served, state, epochs, lr)
     for epoch, order in enumerate(orders):
         t.expect(order != sorted(order), f"epoch {epoch + 1} used the samples in their stored order: shuffle them")
         t.expect(epoch == 0 or order != orders[epoch - 1], f"epoch {epoch + 1} used the same order as the one "
@@ -490,9 +489,10 @@ def mlp_train(t: Trial) -> None:
              f"{before:.0%} to {final[1][1]:.0%} in {epochs} epochs")
 
 
-def _training_steps(t: Trial, served: list, state: dict, epochs: int, lr: float) -> list[list]:
-    """The epochs of training train ran, from the stand-in calls it made: a step is a feed_forward followed by
-    a back_prop; each epoch must use every sample once, with its own targets and the learning rate given."""
+def _training_orders(t: Trial, served: list, state: dict, epochs: int, lr: float) -> list[list]:
+    """The order in which each epoch of train used the samples (rows of self.x), from the stand-in calls it
+    made: a step is a feed_forward followed by a back_prop; each epoch must use every sample once, with its own
+    targets and the learning rate given."""
     rows = {row.tobytes(): i for i, row in enumerate(state["x"])}
     n = len(state["x"])
     runs, steps, previous = [], [], None
@@ -508,7 +508,7 @@ def _training_steps(t: Trial, served: list, state: dict, epochs: int, lr: float)
             t.expect(len(args) == 2, "train must call back_prop(batch_y, lr)")
             t.close("the targets given to back_prop", args[0], state["y"][indices])
             t.close("the learning rate given to back_prop", t.number("the learning rate", args[1]), lr)
-            steps.append((indices, len(indices)))
+            steps.append(indices)
         elif name != "MLP.feed_forward" and steps:
             runs.append(steps)
             steps = []
@@ -521,10 +521,10 @@ def _training_steps(t: Trial, served: list, state: dict, epochs: int, lr: float)
             if count % n == 0:
                 runs.append([])
             runs[-1].append(step)
-            count += step[1]
+            count += len(step)
     t.expect(len(runs) == epochs, f"train ran {len(runs)} epochs of minibatch steps; expected {epochs}")
-    for epoch, steps in enumerate(runs):
-        used = sorted(i for indices, _ in steps for i in indices)
-        t.expect(used == list(range(n)), f"epoch {epoch + 1}: back_prop saw {len(used)} samples "
-                 f"({len(set(used))} different); each epoch must use all {n} exactly once")
-    return runs
+    orders = [[i for step in run for i in step] for run in runs]
+    for epoch, order in enumerate(orders):
+        t.expect(sorted(order) == list(range(n)), f"epoch {epoch + 1}: back_prop saw {len(order)} samples "
+                 f"({len(set(order))} different); each epoch must use all {n} exactly once")
+    return orders
