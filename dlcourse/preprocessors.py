@@ -82,6 +82,11 @@ def _death_cause(exit_code: int | None) -> str:
     return f"the process exited with code {exit_code} (os._exit() or a call that ends the process)"
 
 
+# The notes a cell gets when its output was cut (dlcourse.preview reads them back)
+TRUNCATED = "[output truncated: {} characters]"
+IMAGES_LEFT_OUT = "[{} image(s) left out: over the grader's limit for images; save figures smaller]"
+
+
 class GuardedExecute(Execute):
     """nbgrader's Execute, made robust for grading: see the module docstring.
 
@@ -188,11 +193,10 @@ class GuardedExecute(Execute):
             else:
                 self._after_cell(cell, where)
         if self._truncated:
-            cell.outputs.append(new_output("stream", name="stdout",
-                                           text=f"\n[output truncated: {self._truncated} characters]\n"))
+            cell.outputs.append(new_output("stream", name="stdout", text=f"\n{TRUNCATED.format(self._truncated)}\n"))
         if self._images_dropped:
-            cell.outputs.append(new_output("stream", name="stdout", text=f"\n[{self._images_dropped} image(s) "
-                                           "left out: over the grader's limit for images; save figures smaller]\n"))
+            cell.outputs.append(new_output("stream", name="stdout",
+                                           text=f"\n{IMAGES_LEFT_OUT.format(self._images_dropped)}\n"))
         return cell, resources
 
     def on_cell_executed(self, **kwargs):

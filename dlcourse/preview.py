@@ -16,6 +16,7 @@ JupyterLab offers the same as *File > Save and Export Notebook As > Grading_chec
 import copy
 import html
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,13 +26,11 @@ from nbgrader.utils import setenv
 from traitlets.config import Config, PyFileConfigLoader
 
 from dlcourse import judge
-from dlcourse.preprocessors import GuardedExecute
+from dlcourse.preprocessors import IMAGES_LEFT_OUT, TRUNCATED, GuardedExecute
 from dlcourse.runtime import GRADING_ENV
 
 CONFIG_FILE = "nbgrader_config.py"
 CELL_TIMEOUT = 300  # the course's Execute.timeout, used when no nbgrader_config.py is found
-TRUNCATED = "[output truncated:"
-IMAGES_DROPPED = "image(s) left out"
 GRADER_ERRORS = ("CellTimeoutError", "CellNotRun", "DeadKernelError")  # a limit or a dead kernel, said by the grader
 
 
@@ -61,19 +60,20 @@ class Preview:
         for cell in self.findings:
             lines += [f"  cell {cell.index}{f' ({cell.grade_id})' if cell.grade_id else ''}: {finding}"
                       for finding in cell.findings]
+        return "\n".join(lines + self._summary())
+
+    def _summary(self) -> list[str]:
         tests = [c for c in self.cells if c.test]
-        passed = sum(bool(c.passed) for c in tests)
-        lines.append(f"visible checks passing when graded: {passed} of {len(tests)}")
-        lines.append("nothing will differ from your own run" if not self.findings else
-                     f"{len(self.findings)} cell(s) will differ from your own run: fix them before you submit")
-        return "\n".join(lines)
+        return [f"visible checks passing when graded: {sum(bool(c.passed) for c in tests)} of {len(tests)}",
+                "nothing will differ from your own run" if not self.findings else
+                f"{len(self.findings)} cell(s) will differ from your own run: fix them before you submit"]
 
     def html(self) -> str:
         rows = "".join(f"<tr><td>{c.index}</td><td>{html.escape(c.grade_id)}</td><td>{html.escape(f)}</td></tr>"
                        for c in self.findings for f in c.findings)
         table = (f"<table><tr><th>cell</th><th>grade id</th><th>what will differ</th></tr>{rows}</table>"
                  if rows else "")
-        summary = html.escape(self.text().splitlines()[-2]) + "<br>" + html.escape(self.text().splitlines()[-1])
+        summary = "<br>".join(map(html.escape, self._summary()))
         return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Grading check: "
                 f"{html.escape(self.notebook.name)}</title><style>body{{font-family:sans-serif;margin:2em}}"
                 f"td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}table{{border-collapse:collapse}}"
@@ -120,6 +120,11 @@ def _without_hidden_tests(notebook):
     return stripped
 
 
+def _note(template: str) -> re.Pattern:
+    """A note GuardedExecute writes into a cell's output, its number as group 1."""
+    return re.compile(re.escape(template).replace(re.escape("{}"), r"(\d+)"))
+
+
 def _errors(cell) -> list:
     return [o for o in cell.outputs if o.output_type == "error"]
 
@@ -138,14 +143,12 @@ def _compare(index: int, mine, theirs) -> CellReport:
             report.findings.append(f"fails when graded, and you have not run it: {first_line}")
         elif not _errors(mine):
             report.findings.append(f"fails only when graded: {first_line}")
-    truncated = [o for o in theirs.outputs if o.output_type == "stream" and TRUNCATED in o.get("text", "")]
-    if truncated:
-        report.findings.append("its output will be cut at the grader's limit "
-                               + truncated[0]["text"].strip().strip("[]").replace("output truncated: ", "(")
-                               + " over): print less")
-    dropped = [o for o in theirs.outputs if o.output_type == "stream" and IMAGES_DROPPED in o.get("text", "")]
-    if dropped:
-        report.findings.append(dropped[0]["text"].strip().strip("[]"))
+    notes = "".join(o.get("text", "") for o in theirs.outputs if o.output_type == "stream")
+    if match := _note(TRUNCATED).search(notes):
+        report.findings.append(f"its output will be cut at the grader's limit ({match.group(1)} characters over): "
+                               "print less")
+    if match := _note(IMAGES_LEFT_OUT).search(notes):
+        report.findings.append(match.group(0).strip("[]"))
     if report.test:
         report.passed = not errors
     return report
