@@ -154,20 +154,26 @@ def test_run_answers_with_the_checks_code_and_stand_ins_only_while_it_runs(monke
     assert decode(probe.answer(encode({"run": "result = undefined_name"}))) == {"missing": "undefined_name"}
 
 
+def _execute_reply(text: str) -> dict:
+    """A kernel's execute reply whose user expression evaluated to the probe's answer ``text``."""
+    return {"status": "ok", "user_expressions": {"value": {"status": "ok", "data": {"text/plain": repr(text)}}}}
+
+
 def _two_kernels(monkeypatch, student: dict, reference: dict, allowed: set, served: list | None = None):
     """The student's kernel, whose stand-ins the grader answers from the reference kernel's namespace."""
     kernel = SimpleNamespace(user_ns=student)
     monkeypatch.setattr("IPython.get_ipython", lambda: kernel)
 
-    def answer_from_reference(request):
-        query = {"call": request["stand_in"], **{k: v for k, v in request.items() if k != "stand_in"}}
+    def run_in_reference(expression, on_input=None, timeout=None):
         kernel.user_ns = reference
         try:
-            return decode(probe.answer(encode(query)))
+            text = probe.answer(eval(expression.split(".answer(", 1)[1][:-1]))  # the request the probe carries
         finally:
             kernel.user_ns = student
+        return _execute_reply(text)
 
-    server = judge.Kernel(None, "your code", serve=answer_from_reference)._stand_ins(frozenset(allowed), served)
+    serve = judge.Kernel(run_in_reference, "the reference solution", trusted=True).answer_stand_in
+    server = judge.Kernel(None, "your code", serve=serve)._stand_ins(frozenset(allowed), served)
     kernel.kernel = SimpleNamespace(raw_input=server)
 
 
@@ -230,7 +236,7 @@ def _trial(answers=None, reference=None, cells=()):
             value = values[request.get("call", request.get("get"))]
             reply = value if isinstance(value, dict) else {"ok": value}
             text = json.dumps(json.loads(encode(reply)))
-            return {"status": "ok", "user_expressions": {"value": {"status": "ok", "data": {"text/plain": repr(text)}}}}
+            return _execute_reply(text)
         return judge.Kernel(run, whose, trusted)
 
     return Trial(kernel(answers or {}, "your code"), kernel(reference or {}, "the reference solution", True),
@@ -321,7 +327,7 @@ def test_a_grader_error_while_answering_a_stand_in_still_answers_the_kernel_and_
     def run(expression, on_input, timeout):
         told.append(decode(on_input(encode({"stand_in": "step", "args": [1.0]}))))  # the kernel waits for this
         text = json.dumps(json.loads(encode({"ok": 2.0})))
-        return {"status": "ok", "user_expressions": {"value": {"status": "ok", "data": {"text/plain": repr(text)}}}}
+        return _execute_reply(text)
 
     kernel = judge.Kernel(run, "your code", serve=lambda request: 1 / 0)
     with pytest.raises(RuntimeError, match="stand-in failed: ZeroDivisionError"):
