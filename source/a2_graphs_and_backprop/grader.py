@@ -2,8 +2,9 @@
 
 Graphs travel as data, ``{"nodes": [[id, attributes], ...], "edges": [[u, v], ...]}``: the grader draws random
 graphs, the kernels rebuild them (``GRAPH``), and what comes back is node values, gradients, parameters.
-Expected values come from the reference kernel; the step network's tests stand the reference's ``step`` in
-for the student's, so a mistake in ``step`` costs points once.
+Expected values come from the reference kernel (the forward values worked out by hand are compared with its
+``evaluate_graph`` on the example); the step network's tests stand the reference's ``step`` in for the
+student's, so a mistake in ``step`` costs points once.
 """
 
 import math
@@ -130,6 +131,25 @@ def _sigmoid_inputs(rng) -> dict:
 def _example(t: Trial) -> dict:
     """The notebook's example graph e = exp(-(w1 x1 + w2 x2)) - f*, as the reference kernel builds it."""
     return t.reference.run(GRAPH + "result = _data(example_graph(1.0))", "example_graph")
+
+
+HAND_NODES = ["z1", "z2", "z3", "z4", "f", "e"]
+HAND_RTOL = 2e-3  # three significant digits: values worked out with a calculator are rounded
+FORWARD_EXAMPLE = GRAPH + ("result = _by_node(evaluate_graph(example_graph(F_STAR), "
+                           "{'w1': W1, 'x1': X1, 'w2': W2, 'x2': X2}))")
+
+
+@check
+def forward_by_hand(t: Trial) -> None:
+    """the example's forward values, worked out by hand"""
+    got = t.student.value("forward_by_hand")
+    t.expect(type(got) is dict, "forward_by_hand must be a dict from node name to number")
+    missing = [node for node in HAND_NODES if node not in got]
+    t.expect(not missing, f"forward_by_hand has no value for {missing}")
+    want = _as_dict(t, "the example's forward pass", t.reference.run(FORWARD_EXAMPLE, "the example's forward pass"))
+    for node in HAND_NODES:
+        t.close(f"node {node!r} of your forward pass by hand (to within {HAND_RTOL:.1%})",
+                t.number(f"forward_by_hand[{node!r}]", got[node]), want[node], rtol=HAND_RTOL, atol=0)
 
 
 def _same_per_node(t: Trial, label: str, what: str, got: dict, want: dict) -> None:

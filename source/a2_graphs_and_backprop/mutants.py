@@ -79,6 +79,19 @@ def evaluate_graph(G, inputs):
     Variant("multiply: each input's derivative is itself, not the other input", "backprop_graph",
             replace=[("local = [args[1], args[0]]", "local = [args[0], args[1]]")],
             fails=["test_backprop_graph"]),
+    # forward_by_hand
+    Variant("z2 without the sign of w2: +0.08", "forward_by_hand",
+            replace=[('"z2": -0.08', '"z2": 0.08')],
+            fails=["test_forward_by_hand"]),
+    Variant("negation skipped: z4 written as z3", "forward_by_hand",
+            replace=[('"z4": 0.05', '"z4": -0.05')],
+            fails=["test_forward_by_hand"]),
+    Variant("error taken as f* - f", "forward_by_hand",
+            replace=[('"e": 0.051271', '"e": -0.051271')],
+            fails=["test_forward_by_hand"]),
+    Variant("f rounded to 1.051 before subtracting: e = 0.051, two significant digits", "forward_by_hand",
+            replace=[('"e": 0.051271', '"e": 0.051')],
+            fails=["test_forward_by_hand"]),
     # manual_gradients
     Variant("f taken as 1 (the target) instead of the computed f", "manual_gradients",
             replace=[("return -x1 * f, -x2 * f", "return -x1 * f_star, -x2 * f_star")],
@@ -158,6 +171,9 @@ def box_network(f, B, N):
             fails=["test_init_std"]),
     Variant("xavier without the factor 2", "init_std",
             replace=[("variance = 2.0 / (n_in + n_out)", "variance = 1.0 / (n_in + n_out)")],
+            fails=["test_init_std"]),
+    Variant("he without the factor 2: LeCun's 1/n_in for ReLU layers", "init_std",
+            replace=[("variance = 2.0 / n_in", "variance = 1.0 / n_in")],
             fails=["test_init_std"]),
     Variant("unknown scheme silently falls back to lecun", "init_std",
             replace=[('raise ValueError(f"unknown initialization scheme {scheme!r}")', "variance = 1.0 / n_in")],
@@ -304,6 +320,14 @@ def backprop_graph(G, values):
             for p, d in zip(parents, LOCAL[G.nodes[node]["op"]]([values[q] for q in parents], values[node])):
                 grads[p] += d * grads[node]
     return {n: grads[n] for n in G}
+'''),
+    Variant("forward values rounded to 4 significant digits", "forward_by_hand",
+            replace=[('"f": 1.051271', '"f": 1.051'), ('"e": 0.051271', '"e": 0.05127')]),
+    Variant("forward values rounded to 3 significant digits", "forward_by_hand",
+            replace=[('"f": 1.051271', '"f": 1.05'), ('"e": 0.051271', '"e": 0.0513')]),
+    Variant("forward values as fractions and NumPy numbers from a calculator session", "forward_by_hand", code='''
+forward_by_hand = {"z1": 3 / 100, "z2": -8 / 100, "z3": np.float64(-0.05), "z4": np.float32(0.05),
+                   "f": np.exp(0.05), "e": np.exp(0.05) - 1}
 '''),
     Variant("manual gradients step by step through the chain", "manual_gradients", code='''
 def manual_gradients(w1, x1, w2, x2, f_star):
