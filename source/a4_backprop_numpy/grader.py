@@ -5,7 +5,8 @@ is read from the submitted source. The per-sample network's functions read the n
 and ``biases``: a check sets them in each kernel for the call and puts the notebook's back afterwards.
 The MLP's methods are called on objects whose attributes the grader sets; the methods a method under test
 calls are the reference's (stand-ins carrying the object's state), and train's minibatches are read from the
-stand-in calls it made.
+stand-in calls it made. The hyperparameter table is checked for what can be checked without retraining: distinct
+settings, weights of each setting's architecture, and reported numbers that its weights measure.
 """
 
 import numpy as np
@@ -528,3 +529,95 @@ def _training_orders(t: Trial, served: list, state: dict, epochs: int, lr: float
         t.expect(sorted(order) == list(range(n)), f"epoch {epoch + 1}: back_prop saw {len(order)} samples "
                  f"({len(set(order))} different); each epoch must use all {n} exactly once")
     return orders
+
+
+# --- (e) the hyperparameter table ---------------------------------------------------------------------------
+# Retraining every setting would cost what the student's run cost, and training shuffles with the global RNG, so
+# it could not be reproduced anyway. What can be checked cheaply is that the table is honest: distinct settings,
+# one result each, weights of the setting's architecture, and numbers that are what those weights measure. They
+# are measured with the student's own MLP (its evaluate, on the data its __init__ sets up), so a mistake in the
+# MLP, judged by its own cells, does not cost these points too, and a table that reports anything else does.
+
+TUNING_RESULTS = """
+entries = results if type(results) is list else None
+summaries = None if entries is None else [
+    {"keys": sorted(map(str, entry)), "train_loss": entry.get("train_loss"), "test_error": entry.get("test_error"),
+     "shapes": [list(np.shape(w)) for w in entry.get("weights", [])]} if type(entry) is dict else None
+    for entry in entries]
+result = [summaries, N_TUNE, TUNE_EPOCHS]
+"""
+TUNING_EVALUATE = """
+result = []
+for setting, entry in zip(settings, results):
+    net = MLP(x_train[:N_TUNE], y_train[:N_TUNE], x_test, y_test, hidden_sizes=tuple(setting["hidden_sizes"]),
+              fix_seed=True)
+    net.weights = list(entry["weights"])
+    result.append([list(net.evaluate(net.x, net.y)), list(net.evaluate(net.x_val, net.y_val))])
+"""
+SETTING_KEYS = ("lr", "batch_size", "hidden_sizes")
+RESULT_KEYS = ("train_loss", "test_error", "weights")
+
+
+def _setting(t: Trial, number: int, setting) -> tuple[float, int, tuple[int, ...]]:
+    t.expect(type(setting) is dict and set(SETTING_KEYS) <= set(setting),
+             f"setting {number} must be a dict with the keys {', '.join(SETTING_KEYS)}")
+    lr = t.number(f"setting {number}: lr", setting["lr"])
+    batch_size = t.number(f"setting {number}: batch_size", setting["batch_size"])
+    hidden = t.array(f"setting {number}: hidden_sizes", setting["hidden_sizes"])
+    t.expect(lr > 0, f"setting {number}: the learning rate must be positive")
+    t.expect(batch_size.is_integer() and batch_size >= 1, f"setting {number}: the batch size must be a positive "
+             "whole number")
+    t.expect(hidden.ndim == 1 and bool(np.all(hidden >= 1)) and bool(np.all(hidden == np.round(hidden))),
+             f"setting {number}: hidden_sizes must be a tuple of positive whole numbers")
+    return lr, int(batch_size), tuple(int(n) for n in hidden)
+
+
+def _one(t: Trial, label: str, value) -> float:
+    """One number, inf and nan allowed: a diverged setting is an honest result if it is reported as measured."""
+    array = t.array(label, value)
+    t.expect(array.size == 1, f"{label}: expected a single number, got {array.size}")
+    return float(array.reshape(()))
+
+
+def _agree(reported: float, measured: float) -> bool:
+    return bool(np.isclose(reported, measured, rtol=1e-6, atol=1e-9, equal_nan=True))
+
+
+@check
+def tuning(t: Trial) -> None:
+    """the hyperparameter table"""
+    settings = t.student.value("settings")
+    t.expect(type(settings) is list and len(settings) >= 3, "settings must be a list of at least three settings"
+             + (f"; it has {len(settings)}" if type(settings) is list else ""))
+    parsed = [_setting(t, number, setting) for number, setting in enumerate(settings, 1)]
+    t.expect(len(set(parsed)) == len(parsed), "two of the settings are the same: each must differ from the others "
+             "in lr, batch_size or hidden_sizes")
+    entries, n_tune, epochs = t.student.run(TUNING_RESULTS, "results")
+    n_tune, epochs = t.number("N_TUNE", n_tune), t.number("TUNE_EPOCHS", epochs)
+    t.expect(type(entries) is list and len(entries) == len(settings),
+             f"results must be a list with one dict per setting ({len(settings)}), in the order of settings")
+    described = [f"setting {number} (lr {lr:g}, batch_size {batch_size}, hidden_sizes {hidden})"
+                 for number, (lr, batch_size, hidden) in enumerate(parsed, 1)]
+    reported = []
+    for label, (_, _, hidden), entry in zip(described, parsed, entries, strict=True):
+        t.expect(type(entry) is dict and set(RESULT_KEYS) <= set(entry["keys"]),
+                 f"{label}: its result must be a dict with the keys {', '.join(RESULT_KEYS)}")
+        sizes = [784, *hidden, 10]
+        t.expect(entry["shapes"] == [[a, b] for a, b in zip(sizes[:-1], sizes[1:], strict=False)],
+                 f"{label}: the weights in its result have shapes {entry['shapes']}, not those of a "
+                 f"{'-'.join(map(str, sizes))} network")
+        curve = t.array(f"{label}: train_loss", entry["train_loss"])
+        t.expect(curve.ndim == 1 and len(curve) == epochs, f"{label}: train_loss must hold the training loss after "
+                 f"each of the {epochs:.0f} epochs; it has {len(curve) if curve.ndim == 1 else 'no list of'} values")
+        error = _one(t, f"{label}: test_error", entry["test_error"])
+        t.expect(0 <= error <= 1, f"{label}: test_error must be a fraction between 0 and 1, is {error:g}")
+        reported.append((float(curve[-1]), error))
+    measured = t.student.run(TUNING_EVALUATE, "MLP.evaluate on the weights in results")
+    for label, (final_loss, error), ((train_loss, _), (_, test_accuracy)) in zip(described, reported, measured,
+                                                                                strict=True):
+        train_loss, test_accuracy = _one(t, "the training loss", train_loss), _one(t, "the accuracy", test_accuracy)
+        t.expect(_agree(final_loss, train_loss), f"{label}: the last value of train_loss, {final_loss:.4g}, is not the "
+                 f"loss of its weights on the {n_tune:.0f} training images x_train[:N_TUNE] (off by "
+                 f"{abs(final_loss - train_loss):.2g})")
+        t.expect(_agree(error, 1 - test_accuracy), f"{label}: test_error, {error:.4g}, is not 1 minus the accuracy of "
+                 f"its weights on the test set x_test (off by {abs(error - (1 - test_accuracy)):.2g})")

@@ -145,7 +145,56 @@ VARIANTS = [
     Variant("train steps on the targets of the stored order, not of the shuffled batch", "mlp",
             replace=[("self.back_prop(self.y[batch], lr)", "self.back_prop(self.y[begin:begin + batch_size], lr)")],
             fails=["test_mlp_train"]),
+    # (e) hyperparameters
+    Variant("only two settings", "tuning",
+            replace=[('    {"lr": 10.0, "batch_size": 64, "hidden_sizes": (32, 32)},\n'
+                      '    {"lr": 1.0, "batch_size": 8, "hidden_sizes": (32, 32)},\n'
+                      '    {"lr": 1.0, "batch_size": 64, "hidden_sizes": (128,)},\n', "")],
+            fails=["test_tuning"]),
+    Variant("the test error taken from the training set", "tuning",
+            replace=[('"test_error": 1 - history["val_acc"][-1]', '"test_error": 1 - history["train_acc"][-1]')],
+            fails=["test_tuning"]),
+    Variant("the test accuracy reported as the test error", "tuning",
+            replace=[('"test_error": 1 - history["val_acc"][-1]', '"test_error": history["val_acc"][-1]')],
+            fails=["test_tuning"]),
+    Variant("one network trained on through every setting", "tuning", code='''
+TUNE_EPOCHS = scaled(10, 2)
+N_TUNE = scaled(len(x_train), 1000)
+
+settings = [{"lr": lr, "batch_size": 64, "hidden_sizes": (32, 32)} for lr in (0.1, 1.0, 3.0)]
+net = MLP(x_train[:N_TUNE], y_train[:N_TUNE], x_test, y_test, hidden_sizes=(32, 32), fix_seed=True)
+results = []
+for setting in settings:
+    history = net.train(batch_size=setting["batch_size"], epochs=TUNE_EPOCHS, lr=setting["lr"])
+    results.append({"train_loss": history["train_loss"], "test_error": 1 - history["val_acc"][-1],
+                    "weights": net.weights})
+learning_curves({str(s): r["train_loss"] for s, r in zip(settings, results)})
+''',
+            fails=["test_tuning"]),
     # correct alternatives
+    Variant("three settings with hidden sizes as lists, test error counted from feed_forward, a plot by hand",
+            "tuning", code='''
+TUNE_EPOCHS = scaled(10, 2)
+N_TUNE = scaled(len(x_train), 1000)
+
+settings = [dict(lr=lr, batch_size=b, hidden_sizes=h) for lr, b, h in [(0.5, 32, [64]), (2.0, 128, [32, 32]),
+                                                                      (1.0, 64, [16, 16, 16])]]
+results = []
+for s in settings:
+    model = MLP(x_train[:N_TUNE], y_train[:N_TUNE], x_test, y_test, hidden_sizes=tuple(s["hidden_sizes"]),
+                fix_seed=True)
+    model.train(s["batch_size"], TUNE_EPOCHS, s["lr"])
+    wrong = np.argmax(model.feed_forward(x_test), axis=1) != y_test
+    results.append(dict(train_loss=list(model.history["train_loss"]), test_error=float(np.mean(wrong)),
+                        weights=[w.copy() for w in model.weights]))
+
+fig, ax = plt.subplots()
+for s, r in zip(settings, results):
+    ax.plot(range(1, TUNE_EPOCHS + 1), r["train_loss"], label=str(s))
+ax.legend()
+for s, r in zip(settings, results):
+    print(s, f"{r['train_loss'][-1]:.3f}", f"{r['test_error']:.1%}")
+'''),
     Variant("train shuffles with np.random.shuffle of the indices", "mlp",
             replace=[("order = np.random.permutation(n)", "order = np.arange(n)\n            np.random.shuffle(order)")]),
     Variant("relu via masks: Z * (Z > 0) and np.where", "relu", code='''
