@@ -89,6 +89,20 @@ def momentum(t: Trial) -> None:
 
 
 @check
+def tensors(t: Trial) -> None:
+    """A, v1, v2 and V built with the shapes the task gives"""
+    shapes = {"A": (2, 2), "v1": (2, 1), "v2": (2, 1), "V": (2, 2)}
+    built = {name: t.student.value(name) for name in shapes}
+    for name, shape in shapes.items():
+        value = built[name]
+        t.expect(type(value) is TensorData, f"{name} must be a torch tensor")
+        t.expect(value.shape == shape, f"{name} has shape {value.shape}, expected {shape}")
+        t.expect(value.array.dtype.kind == "f", f"{name} has integer entries: autograd needs floating point")
+        t.close(f"the entries of {name}", value, t.reference.value(name))
+    t.close("the columns of V (v1 and v2)", built["V"].array, np.hstack([built["v1"].array, built["v2"].array]))
+
+
+@check
 def tensor_ops(t: Trial) -> None:
     """elementwise_product, matrix_product and squared_distance"""
     def tensor(array):

@@ -48,6 +48,20 @@ VARIANTS = [
                       "        x, y = x - step_size * vx, y - step_size * vy")],
             fails=["test_momentum"]),
     # tensors and autograd
+    Variant("v1 and v2 as vectors of shape (2,), V stacked from them", "tensors",
+            replace=[("v1 = torch.tensor([[1.0], [2.0]])", "v1 = torch.tensor([1.0, 2.0])"),
+                     ("v2 = torch.tensor([[-2.0], [-1.0]])", "v2 = torch.tensor([-2.0, -1.0])"),
+                     ("V = torch.cat([v1, v2], dim=1)", "V = torch.stack([v1, v2], dim=1)")],
+            fails=["test_tensors"]),
+    Variant("V with v1 and v2 as rows", "tensors",
+            replace=[("V = torch.cat([v1, v2], dim=1)", "V = torch.cat([v1.T, v2.T], dim=0)")],
+            fails=["test_tensors"]),
+    Variant("integer tensors", "tensors",
+            replace=[("A = torch.tensor([[1.0, -1.0], [0.0, 1.0]])", "A = torch.tensor([[1, -1], [0, 1]])")],
+            fails=["test_tensors"]),
+    Variant("A transposed", "tensors",
+            replace=[("A = torch.tensor([[1.0, -1.0], [0.0, 1.0]])", "A = torch.tensor([[1.0, 0.0], [-1.0, 1.0]])")],
+            fails=["test_tensors"]),
     Variant("squared_distance returns the distance, not its square", "tensor_ops",
             replace=[("return ((a - b) ** 2).sum()", "return ((a - b) ** 2).sum().sqrt()")],
             fails=["test_tensor_ops"]),
@@ -126,13 +140,13 @@ def optimize_f_momentum(x, y, step_size, steps, beta):
         ys.append(y)
     return x, y, f(x, y), xs, ys
 '''),
-    Variant("tensor ops via torch.mul, torch.matmul and a dot product", "tensor_ops", code='''
-A = torch.tensor([[1.0, -1.0], [0.0, 1.0]])
-v1 = torch.tensor([[1.0], [2.0]])
+    Variant("tensors from nested lists with an explicit dtype, V by hstack", "tensors", code='''
+A = torch.tensor([[1, -1], [0, 1]], dtype=torch.float32)
+v1 = torch.tensor([1.0, 2.0]).reshape(2, 1)
 v2 = torch.tensor([[-2.0], [-1.0]])
 V = torch.hstack([v1, v2])
-
-
+'''),
+    Variant("tensor ops via torch.mul, torch.matmul and a dot product", "tensor_ops", code='''
 def elementwise_product(A, B):
     return torch.mul(A, B)
 
