@@ -170,6 +170,44 @@ def bce_with_logits(t: Trial) -> None:
     _not_calling(t, "bce_with_logits", LIBRARY_BCE, "the library's binary_cross_entropy functions")
 
 
+GRADIENT = """
+import warnings
+with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    out = bce_logits_gradient(y, logits)
+result = {"out": out, "logits": logits, "y": y}
+"""
+AUTOGRAD = {"backward", "autograd", "grad"}
+
+
+@check
+def bce_logits_gradient(t: Trial) -> None:
+    """bce_logits_gradient"""
+    extreme = np.array([-1000.0, -100.0, -40.0, -5.0, 0.0, 5.0, 40.0, 100.0, 1000.0])
+    cases = [("the example", np.array([[2.0, -1.0, 0.5], [-3.0, 0.2, -40.0]]),
+              np.array([[1.0, 0.0, 1.0], [0.0, 0.3, 1.0]]), "float64")]
+    for shape, soft, dtype in [((9,), False, "float64"), ((4, 6), True, "float64"), ((2, 3, 5), False, "float32"),
+                               ((1,), False, "float64"), ((7, 2), False, "float32")]:
+        y = t.rng.random(shape) if soft else (t.rng.random(shape) < 0.5) * 1.0
+        cases.append((f"random logits of shape {shape} ({dtype}, {'soft' if soft else 'hard'} labels)",
+                      t.rng.normal(0, 4, size=shape), y, dtype))
+    cases.append(("extreme logits, soft labels", extreme, t.rng.random(len(extreme)), "float64"))
+    for label, z, y, dtype in cases:
+        inputs = {"y": _tensor(y, dtype), "logits": _tensor(z, dtype)}
+        got = t.student.run(GRADIENT, "bce_logits_gradient", stand_ins=("sigmoid",), **inputs)
+        want = t.reference.run(GRADIENT, "bce_logits_gradient", **inputs)
+        out = got["out"]
+        t.expect(type(out) is TensorData, "bce_logits_gradient must return a torch tensor")
+        t.expect(out.shape == z.shape, f"the gradient for logits of shape {z.shape} has shape {out.shape}")
+        t.expect(np.array_equal(got["logits"].array, inputs["logits"].array)
+                 and np.array_equal(got["y"].array, inputs["y"].array),
+                 "bce_logits_gradient must not change its inputs")
+        t.close(f"bce_logits_gradient for {label}", out, want["out"], rtol=1e-5, atol=1e-8)
+    used = sorted(t.names_used("bce_logits_gradient") & AUTOGRAD)
+    t.expect(not used, "bce_logits_gradient must compute the formula of (b2), not ask autograd "
+             f"(it uses {', '.join(used)})")
+
+
 @check
 def model1(t: Trial) -> None:
     """model1"""

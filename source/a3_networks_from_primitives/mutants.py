@@ -74,6 +74,30 @@ def bce_with_logits(y, logits):
     softplus = torch.where(logits >= 0, logits + torch.log1p(torch.exp(-logits)), torch.log1p(torch.exp(logits)))
     return (softplus - y * logits).mean()
 ''', fails=["test_bce_with_logits"]),
+    # bce_logits_gradient
+    Variant("gradient without the 1/n of the mean", "bce_logits_gradient",
+            replace=[("(sigmoid(logits) - y) / logits.numel()", "sigmoid(logits) - y")],
+            fails=["test_bce_logits_gradient"]),
+    Variant("sign flipped: (y - sigmoid(z)) / n", "bce_logits_gradient",
+            replace=[("(sigmoid(logits) - y)", "(y - sigmoid(logits))")], fails=["test_bce_logits_gradient"]),
+    Variant("divided by the number of rows, not of entries", "bce_logits_gradient",
+            replace=[("logits.numel()", "len(logits)")], fails=["test_bce_logits_gradient"]),
+    Variant("chain rule applied once too often: times sigmoid'(z)", "bce_logits_gradient", code='''
+def bce_logits_gradient(y, logits):
+    s = sigmoid(logits)
+    return (s - y) * s * (1 - s) / logits.numel()
+''', fails=["test_bce_logits_gradient"]),
+    Variant("the gradient with respect to y_hat instead of the logits", "bce_logits_gradient", code='''
+def bce_logits_gradient(y, logits):
+    s = sigmoid(logits).clamp(1e-12, 1 - 1e-12)
+    return (s - y) / (s * (1 - s)) / logits.numel()
+''', fails=["test_bce_logits_gradient"]),
+    Variant("asks autograd instead of using the formula", "bce_logits_gradient", code='''
+def bce_logits_gradient(y, logits):
+    z = logits.detach().clone().requires_grad_(True)
+    bce_with_logits(y, z).backward()
+    return z.grad
+''', fails=["test_bce_logits_gradient"]),
     # model1
     Variant("model1 without the bias", "model1", replace=[("sigmoid(x @ w + b)", "sigmoid(x @ w)")], fails=["test_model1"]),
     Variant("model1 returns the logits", "model1", replace=[("sigmoid(x @ w + b)", "x @ w + b")], fails=["test_model1"]),
@@ -199,6 +223,18 @@ def bce_with_logits(y, logits):
     Variant("BCE with logits as max(z, 0) - z y + log1p(exp(-|z|))", "bce_with_logits", code='''
 def bce_with_logits(y, logits):
     return (torch.clamp(logits, min=0) - logits * y + torch.log1p(torch.exp(-torch.abs(logits)))).mean()
+'''),
+    Variant("bce_logits_gradient with torch.sigmoid, divided by y.numel()", "bce_logits_gradient", code='''
+def bce_logits_gradient(y, logits):
+    return (torch.sigmoid(logits) - y).div(y.numel())
+'''),
+    Variant("bce_logits_gradient left unsimplified: y (s - 1) + (1 - y) s", "bce_logits_gradient", code='''
+import math
+
+
+def bce_logits_gradient(y, logits):
+    s = sigmoid(logits)
+    return (y * (s - 1) + (1 - y) * s) / math.prod(logits.shape)
 '''),
     Variant("model1 with torch.mv", "model1", replace=[("sigmoid(x @ w + b)", "sigmoid(torch.mv(x, w) + b)")]),
     Variant("network squeezing with squeeze(1)", "network", code='''
