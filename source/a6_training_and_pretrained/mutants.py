@@ -92,6 +92,13 @@ def evaluate(model, loader, loss_fn):
     Variant("plain SGD at 0.1 with batches of 32", "settings",
             replace=[("dict(lr=0.05, momentum=0.9, batch_size=64, epochs=20)",
                       "dict(lr=0.1, momentum=0.0, batch_size=32, epochs=20)")]),
+    Variant("momentum 0.9 at lr 0.02 with batches of 128: too few steps in 3 epochs", "settings",
+            replace=[("dict(lr=0.05, momentum=0.9, batch_size=64, epochs=20)",
+                      "dict(lr=0.02, momentum=0.9, batch_size=128, epochs=30)")],
+            fails=["test_settings"]),
+    Variant("momentum 0.5 at lr 0.1 with batches of 32, 15 epochs", "settings",
+            replace=[("dict(lr=0.05, momentum=0.9, batch_size=64, epochs=20)",
+                      "dict(lr=0.1, momentum=0.5, batch_size=32, epochs=15)")]),
     # (c) MyImages and imagenet_transform
     Variant("resizes the shorter side to 224: no margin left for the crop", "my_images",
             replace=[("transforms.Resize(256),", "transforms.Resize(224),")],
