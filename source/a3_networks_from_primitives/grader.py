@@ -310,6 +310,89 @@ def evaluate(t: Trial) -> None:
         t.expect(all(got[2]), "evaluate must not compute gradients")
 
 
+# experiment_networks with make_layer replaced by a correct He layer (a mistake in make_layer costs its own
+# points only) and relu and sigmoid answered by the reference: each activation is described by its values on a probe.
+EXPERIMENTS = """
+def he_layer(d_in, d_out, activation):
+    w = torch.randn(d_in, d_out, dtype=torch.float64) * (2.0 / d_in) ** 0.5
+    return w, torch.zeros(d_out, dtype=torch.float64), activation
+
+
+saved = __student__.get("make_layer")
+__student__["make_layer"] = he_layer
+try:
+    runs = [experiment_networks(seed), experiment_networks(seed), experiment_networks(seed + 1)]
+finally:
+    __student__["make_layer"] = saved
+probe = torch.linspace(-3, 3, 13, dtype=torch.float64)
+
+
+def describe(networks):
+    if not isinstance(networks, dict):
+        return type(networks).__name__
+    return {str(name): [{"w": w.detach(), "b": b.detach(), "probe": activation(probe.clone())}
+                        for w, b, activation in layers] for name, layers in networks.items()}
+
+
+result = [describe(networks) for networks in runs]
+"""
+EXPERIMENT_NETWORKS = {"one layer 64-1": ([64, 1], ["sigmoid"]),
+                       "two linear layers 64-32-1": ([64, 32, 1], ["identity", "sigmoid"]),
+                       "64-32-1 with ReLU": ([64, 32, 1], ["relu", "sigmoid"]),
+                       "four layers 64-64-32-16-1": ([64, 64, 32, 16, 1], ["relu", "relu", "relu", "sigmoid"])}
+ACTIVATION_NAMES = {"identity": "no activation (identity)", "relu": "ReLU", "sigmoid": "a sigmoid"}
+
+
+def _acts_as(t: Trial, values, probe: np.ndarray) -> str | None:
+    """Which of identity, relu and sigmoid gives these values on the probe (None: none of them)."""
+    values = t.array("the activation's values", values)
+    if values.shape != probe.shape:
+        return None
+    known = {"identity": probe, "relu": np.maximum(probe, 0), "sigmoid": 1 / (1 + np.exp(-probe))}
+    return next((kind for kind, want in known.items() if np.allclose(values, want, rtol=1e-6, atol=1e-9)), None)
+
+
+@check
+def experiment_networks(t: Trial) -> None:
+    """experiment_networks"""
+    seed = int(t.rng.integers(1, 2**20))
+    runs = t.student.run(EXPERIMENTS, "experiment_networks", stand_ins=("relu", "sigmoid"), seed=seed)
+    t.expect(type(runs[0]) is dict, f"experiment_networks must return a dict, not {runs[0]}")
+    t.expect(sorted(runs[0]) == sorted(EXPERIMENT_NETWORKS),
+             f"experiment_networks must return the keys {sorted(EXPERIMENT_NETWORKS)}, not {sorted(runs[0])[:6]}")
+    probe = np.linspace(-3, 3, 13)
+    weights = []
+    for name, (sizes, kinds) in EXPERIMENT_NETWORKS.items():
+        layers = runs[0][name]
+        t.expect(type(layers) is list and len(layers) == len(kinds),
+                 f"{name}: {len(kinds)} layer(s) expected, got {len(layers) if type(layers) is list else layers}")
+        scaled = []
+        for k, (layer, d_in, d_out, kind) in enumerate(zip(layers, sizes[:-1], sizes[1:], kinds, strict=True)):
+            w, b = t.array("the weights", layer["w"]), t.array("the biases", layer["b"])
+            t.expect(w.shape == (d_in, d_out) and b.shape == (d_out,), f"{name}, layer {k + 1}: weights {w.shape} "
+                     f"and biases {b.shape}, expected {(d_in, d_out)} and {(d_out,)}")
+            t.expect(bool((b == 0).all()), f"{name}, layer {k + 1}: the biases must start at zero")
+            acts = _acts_as(t, layer["probe"], probe)
+            t.expect(acts == kind, f"{name}, layer {k + 1}: the activation must be {ACTIVATION_NAMES[kind]}, but "
+                     f"it acts as {ACTIVATION_NAMES.get(acts, 'none of identity, ReLU and sigmoid')}")
+            scaled.append((w / np.sqrt(2.0 / d_in)).ravel())
+            weights.append(w)
+        scaled = np.concatenate(scaled)
+        spread = 4 / np.sqrt(2 * scaled.size)
+        t.expect(abs(scaled.std() - 1) < max(0.1, spread) and abs(scaled.mean()) < 4 / np.sqrt(scaled.size),
+                 f"{name}: the weights are not He-initialized (their standard deviation is {scaled.std():.3f} "
+                 "times sqrt(2 / d_in); use make_layer)")
+    t.expect(not any(np.array_equal(a, b) for k, a in enumerate(weights) for b in weights[k + 1:]),
+             "the networks must have layers of their own, each drawn at random")
+    for label, other, same in (("the same seed", runs[1], True), ("another seed", runs[2], False)):
+        t.expect(type(other) is dict and sorted(other) == sorted(runs[0]),
+                 f"experiment_networks with {label} returns other keys")
+        equal = all(np.array_equal(t.array("the weights", x["w"]), t.array("the weights", y["w"]))
+                    for name in runs[0] for x, y in zip(runs[0][name], other[name], strict=False))
+        t.expect(equal == same, f"experiment_networks with {label} must give {'the same' if same else 'other'} "
+                 "weights: call seed_everything(seed) before drawing them")
+
+
 # train_epoch with the reference's network and losses standing in: they are differentiable (their backward pass
 # is the reference's), so train_epoch's own loss.backward(), update and clearing act on the parameters, and the
 # grader reads each minibatch and the parameters it was computed at from the network's backward requests.

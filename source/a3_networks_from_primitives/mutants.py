@@ -137,6 +137,42 @@ def make_layer(d_in, d_out, activation):
             replace=[("== y).double().mean()", "== y).double().sum()")], fails=["test_evaluate"]),
     Variant("loss arguments swapped: bce_loss_stable(y_hat, y)", "evaluate",
             replace=[("bce_loss_stable(y, y_hat)", "bce_loss_stable(y_hat, y)")], fails=["test_evaluate"]),
+    # experiment_networks
+    Variant("ReLU between the 'linear' layers", "experiment_networks",
+            replace=[("make_layer(64, 32, identity)", "make_layer(64, 32, relu)")], fails=["test_experiment_networks"]),
+    Variant("no sigmoid at the end of the four-layer network", "experiment_networks",
+            replace=[("make_layer(16, 1, sigmoid)", "make_layer(16, 1, relu)")], fails=["test_experiment_networks"]),
+    Variant("the one-layer network without its sigmoid", "experiment_networks",
+            replace=[("[make_layer(64, 1, sigmoid)]", "[make_layer(64, 1, identity)]")],
+            fails=["test_experiment_networks"]),
+    Variant("four layers 64-32-16-1: the 64 -> 64 layer left out", "experiment_networks",
+            replace=[("[make_layer(64, 64, relu), make_layer(64, 32, relu)", "[make_layer(64, 32, relu)")],
+            fails=["test_experiment_networks"]),
+    Variant("no seed: other networks at every call", "experiment_networks",
+            replace=[("    seed_everything(seed)\n", "")], fails=["test_experiment_networks"]),
+    Variant("weights drawn by hand without the He scale", "experiment_networks", code='''
+def experiment_networks(seed):
+    seed_everything(seed)
+
+    def layer(d_in, d_out, activation):
+        return torch.randn(d_in, d_out, dtype=torch.float64), torch.zeros(d_out, dtype=torch.float64), activation
+
+    return {"one layer 64-1": [layer(64, 1, sigmoid)],
+            "two linear layers 64-32-1": [layer(64, 32, identity), layer(32, 1, sigmoid)],
+            "64-32-1 with ReLU": [layer(64, 32, relu), layer(32, 1, sigmoid)],
+            "four layers 64-64-32-16-1": [layer(64, 64, relu), layer(64, 32, relu), layer(32, 16, relu),
+                                          layer(16, 1, sigmoid)]}
+''', fails=["test_experiment_networks"]),
+    Variant("a layer shared by the ReLU network and the four-layer network", "experiment_networks", code='''
+def experiment_networks(seed):
+    seed_everything(seed)
+    first = make_layer(64, 32, relu)
+    return {"one layer 64-1": [make_layer(64, 1, sigmoid)],
+            "two linear layers 64-32-1": [make_layer(64, 32, identity), make_layer(32, 1, sigmoid)],
+            "64-32-1 with ReLU": [first, make_layer(32, 1, sigmoid)],
+            "four layers 64-64-32-16-1": [make_layer(64, 64, relu), first, make_layer(32, 16, relu),
+                                          make_layer(16, 1, sigmoid)]}
+''', fails=["test_experiment_networks"]),
     # train_epoch
     Variant("gradients never cleared", "train_epoch", replace=[("\n        clear_gradients(params)", "")],
             fails=["test_train_epoch"]),
@@ -268,6 +304,37 @@ def make_layer(d_in, d_out, activation):
 def evaluate(params, x, y):
     y_hat = network(x, params).detach()
     return float(bce_loss_stable(y, y_hat)), float(((y_hat > 0.5) == (y > 0.5)).float().mean())
+'''),
+    Variant("experiment_networks built with a loop over the layer sizes", "experiment_networks", code='''
+def experiment_networks(seed):
+    seed_everything(seed)
+    plans = {"one layer 64-1": ([64, 1], relu), "two linear layers 64-32-1": ([64, 32, 1], identity),
+             "64-32-1 with ReLU": ([64, 32, 1], relu), "four layers 64-64-32-16-1": ([64, 64, 32, 16, 1], relu)}
+    networks = {}
+    for name, (sizes, hidden) in plans.items():
+        layers = []
+        for d_in, d_out in zip(sizes[:-1], sizes[1:]):
+            layers.append(make_layer(d_in, d_out, sigmoid if d_out == sizes[-1] else hidden))
+        networks[name] = layers
+    return networks
+'''),
+    Variant("experiment_networks with torch.manual_seed, hand-drawn He weights and library activations",
+            "experiment_networks", code='''
+import math
+
+
+def experiment_networks(seed):
+    torch.manual_seed(seed)
+
+    def he(d_in, d_out, activation):
+        w = torch.normal(0.0, math.sqrt(2 / d_in), size=(d_in, d_out), dtype=torch.float64)
+        return [w, torch.zeros(d_out, dtype=torch.float64), activation]
+
+    return dict([("four layers 64-64-32-16-1", [he(64, 64, torch.relu), he(64, 32, torch.relu), he(32, 16, torch.relu),
+                                                he(16, 1, torch.sigmoid)]),
+                 ("64-32-1 with ReLU", [he(64, 32, torch.nn.functional.relu), he(32, 1, torch.sigmoid)]),
+                 ("two linear layers 64-32-1", [he(64, 32, lambda z: z), he(32, 1, torch.special.expit)]),
+                 ("one layer 64-1", [he(64, 1, torch.sigmoid)])])
 '''),
     Variant("train_epoch with NumPy shuffling", "train_epoch",
             replace=[("order = torch.randperm(len(x))", "order = np.random.permutation(len(x))")]),
