@@ -159,14 +159,21 @@ def _torchvision_dataset(name: str, download: bool) -> DataSplit | None:
                      f"torchvision {name} (70,000 images, {how} in {root})")
 
 
+# real colour photos that the packages ship, most of objects that ImageNet has classes for, a few that it has
+# not (a galaxy field, stained tissue under a microscope, the back of an eye): (package, file in its data folder)
 SAMPLE_PHOTOS = {
     "grace_hopper.jpg": ("matplotlib", "grace_hopper.jpg"),
     "china.jpg": ("scikit-learn", "china.jpg"),
     "flower.jpg": ("scikit-learn", "flower.jpg"),
-    "chelsea.png": ("scikit-image", "chelsea"),
-    "coffee.png": ("scikit-image", "coffee"),
-    "rocket.png": ("scikit-image", "rocket"),
-    "astronaut.png": ("scikit-image", "astronaut"),
+    "chelsea.png": ("scikit-image", "chelsea.png"),
+    "coffee.png": ("scikit-image", "coffee.png"),
+    "rocket.png": ("scikit-image", "rocket.jpg"),
+    "astronaut.png": ("scikit-image", "astronaut.png"),
+    "motorcycle_left.png": ("scikit-image", "motorcycle_left.png"),
+    "motorcycle_right.png": ("scikit-image", "motorcycle_right.png"),
+    "hubble_deep_field.jpg": ("scikit-image", "hubble_deep_field.jpg"),
+    "immunohistochemistry.png": ("scikit-image", "ihc.png"),
+    "retina.jpg": ("scikit-image", "retina.jpg"),
 }
 
 
@@ -202,7 +209,7 @@ def _sample_photo(package: str, name: str):
         return Image.fromarray(load_sample_image(name))
     from skimage import data as skimage_data
 
-    return Image.fromarray(getattr(skimage_data, name)()).convert("RGB")
+    return Image.open(Path(skimage_data.data_dir) / name).convert("RGB")
 
 
 def _flat(images) -> np.ndarray:

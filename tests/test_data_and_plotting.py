@@ -1,6 +1,7 @@
 import matplotlib
 import numpy as np
 import pytest
+from PIL import Image
 
 from dlcourse import data, plotting
 
@@ -101,6 +102,10 @@ def test_load_fashion_mnist_offline_says_it_falls_back_to_mnist(tmp_path, monkey
 def test_sample_photos_fill_an_empty_folder_only(tmp_path):
     photos = data.fill_with_sample_photos(tmp_path / "my_images")
     assert {p.name for p in photos} == set(data.SAMPLE_PHOTOS)
+    assert len(photos) >= 12, "the assignment asks for at least 12 photos: the samples must show that many"
+    for photo in photos:  # real colour photos, not thumbnails
+        with Image.open(photo) as image:
+            assert image.mode == "RGB" and min(image.size) >= 300, photo.name
     own = tmp_path / "mine"
     own.mkdir()
     (own / "holiday.jpg").write_bytes((tmp_path / "my_images" / "china.jpg").read_bytes())

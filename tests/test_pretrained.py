@@ -36,6 +36,14 @@ def test_torchvision_preprocessing_comes_from_the_weights_metadata():
             "std": pytest.approx([0.229, 0.224, 0.225])}
 
 
+def test_published_accuracies_are_known_without_loading_a_model():
+    accuracies = {name: pretrained.published_top1(name)
+                  for name in pretrained.TORCHVISION_MODELS + pretrained.OFFLINE_MODELS}
+    assert accuracies["alexnet"] == pytest.approx(56.522) and accuracies["resnet18"] == pytest.approx(69.758)
+    assert accuracies["efficientnet_lite0"] < accuracies["efficientnet_lite1"] < accuracies["efficientnet_lite2"]
+    assert all(50 < accuracy < 80 for accuracy in accuracies.values())
+
+
 def test_efficientnet_lite_models_differ_in_size_and_resolution():
     sizes = {}
     for version, expected_size in zip(pretrained.LITE_VERSIONS, (224, 240, 260), strict=True):
