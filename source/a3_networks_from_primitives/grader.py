@@ -378,8 +378,8 @@ def experiment_networks(t: Trial) -> None:
             scaled.append((w / np.sqrt(2.0 / d_in)).ravel())
             weights.append(w)
         scaled = np.concatenate(scaled)
-        spread = 4 / np.sqrt(2 * scaled.size)
-        t.expect(abs(scaled.std() - 1) < max(0.1, spread) and abs(scaled.mean()) < 4 / np.sqrt(scaled.size),
+        spread = 5 / np.sqrt(2 * scaled.size)  # five standard errors of the sample's standard deviation
+        t.expect(abs(scaled.std() - 1) < max(0.1, spread) and abs(scaled.mean()) < 5 / np.sqrt(scaled.size),
                  f"{name}: the weights are not He-initialized (their standard deviation is {scaled.std():.3f} "
                  "times sqrt(2 / d_in); use make_layer)")
     t.expect(not any(np.array_equal(a, b) for k, a in enumerate(weights) for b in weights[k + 1:]),
