@@ -128,3 +128,74 @@ def load_classifiers(names=TORCHVISION_MODELS, allow_download: bool | None = Non
         for name, reason in unavailable.items():
             print(f"could not load {name}: {reason}")
     return classifiers, unavailable
+
+
+def _layer_kind(layer: torch.nn.Module) -> str | None:
+    """A short description of one layer, or None for containers and padding."""
+    nn = torch.nn
+    if isinstance(layer, nn.Conv2d):
+        kernel = "x".join(map(str, layer.kernel_size))
+        depthwise = layer.groups > 1 and layer.groups == layer.in_channels
+        stride = f" stride {layer.stride[0]}" if max(layer.stride) > 1 else ""
+        return (f"depthwise conv {kernel} ({layer.in_channels}){stride}" if depthwise
+                else f"conv {kernel} {layer.in_channels}->{layer.out_channels}{stride}")
+    if isinstance(layer, nn.Linear):
+        return f"linear {layer.in_features}->{layer.out_features}"
+    if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+        return "batch norm"
+    if isinstance(layer, nn.AdaptiveAvgPool2d | nn.AvgPool2d):
+        return "global average pooling" if isinstance(layer, nn.AdaptiveAvgPool2d) else "average pooling"
+    if isinstance(layer, nn.AdaptiveMaxPool2d | nn.MaxPool2d):
+        return "max pooling"
+    if isinstance(layer, nn.Dropout):
+        return f"dropout {layer.p:g}"
+    if isinstance(layer, nn.Flatten):
+        return "flatten"
+    if isinstance(layer, nn.ReLU | nn.ReLU6 | nn.SiLU | nn.Hardswish | nn.GELU | nn.Sigmoid | nn.Tanh):
+        return type(layer).__name__
+    return None
+
+
+def layer_summary(model: torch.nn.Module, size: int) -> list[dict]:
+    """What ``model`` does to one ``size`` x ``size`` photo, stage by stage, in the order the stages run.
+
+    A stage is a direct child of the model, or one element of a child that is a list of blocks
+    (``ModuleList``, ``Sequential``). Each row has the stage's ``name``, its ``layers`` in the order they ran
+    (convolutions with kernel, channels and stride, "depthwise" when each channel has its own filter, batch
+    norm, activations, pooling, linear layers), its ``output`` shape for one photo and its ``parameters``. A
+    stage that runs twice (a shared activation) gets a row each time, the second with 0 parameters.
+    """
+    stages = []
+    for name, child in model.named_children():
+        if isinstance(child, torch.nn.ModuleList | torch.nn.Sequential):
+            stages += [(f"{name}.{index}", block) for index, block in enumerate(child)]
+        else:
+            stages.append((name, child))
+    rows, current = [], []
+
+    def stage_ran(module, inputs, output, name):
+        seen = any(row["name"] == name for row in rows)
+        layers = current[:] if current else [_layer_kind(module) or type(module).__name__]
+        rows.append({"name": name, "layers": layers, "output": tuple(output.shape[1:]),
+                     "parameters": 0 if seen else sum(p.numel() for p in module.parameters())})
+        current.clear()
+
+    def layer_ran(module, inputs, output):
+        current.append(_layer_kind(module))
+
+    hooks = []
+    try:
+        for name, stage in stages:
+            for layer in stage.modules():
+                if layer is not stage and _layer_kind(layer):
+                    hooks.append(layer.register_forward_hook(layer_ran))
+            hooks.append(stage.register_forward_hook(lambda m, i, o, name=name: stage_ran(m, i, o, name)))
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(1, 3, size, size))
+        model.train(was_training)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return rows

@@ -82,3 +82,46 @@ def test_lite0_needs_its_own_preprocessing_to_see_the_daisy(tmp_path):
                                    transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
     _, wrong = top1(lite0, folder, ["flower.jpg"], imagenet)
     assert categories[wrong[0]] == "chambered nautilus"
+
+
+class _TinyNet(torch.nn.Module):
+    """A stem, a list of two blocks (one depthwise and strided), a shared activation used twice, a head."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.act = torch.nn.ReLU()
+        self.blocks = torch.nn.ModuleList([
+            torch.nn.Sequential(torch.nn.Conv2d(8, 8, 3, padding=1, groups=8, stride=2), torch.nn.BatchNorm2d(8)),
+            torch.nn.Sequential(torch.nn.Conv2d(8, 4, 1), torch.nn.ReLU6())])
+        self.pool = torch.nn.AdaptiveAvgPool2d(1)
+        self.fc = torch.nn.Linear(4, 5)
+
+    def forward(self, x):
+        x = self.act(self.stem(x))
+        for block in self.blocks:
+            x = block(x)
+        return self.fc(torch.flatten(self.act(self.pool(x)), 1))
+
+
+def test_layer_summary_lists_each_stage_in_the_order_it_runs():
+    net = _TinyNet().train()
+    rows = pretrained.layer_summary(net, 16)
+    assert [row["name"] for row in rows] == ["stem", "act", "blocks.0", "blocks.1", "pool", "act", "fc"]
+    assert [row["output"] for row in rows] == [(8, 8, 8), (8, 8, 8), (8, 4, 4), (4, 4, 4), (4, 1, 1), (4, 1, 1), (5,)]
+    assert rows[0]["layers"] == ["conv 3x3 3->8 stride 2"]
+    assert rows[2]["layers"] == ["depthwise conv 3x3 (8) stride 2", "batch norm"]
+    assert rows[3]["layers"] == ["conv 1x1 8->4", "ReLU6"] and rows[4]["layers"] == ["global average pooling"]
+    assert rows[-1]["layers"] == ["linear 4->5"]
+    assert sum(row["parameters"] for row in rows) == sum(p.numel() for p in net.parameters())
+    assert net.training and not any(module._forward_hooks for module in net.modules())  # left as it was
+
+
+def test_layer_summary_of_efficientnet_lite0():
+    model = pretrained.load_efficientnet_lite(0).model
+    rows = pretrained.layer_summary(model, 224)
+    assert rows[0]["layers"] == ["conv 3x3 3->32 stride 2"] and rows[0]["output"] == (32, 112, 112)
+    assert rows[-1]["layers"] == ["linear 1280->1000"] and rows[-1]["output"] == (1000,)
+    assert sum(row["name"].startswith("_blocks") for row in rows) == 16
+    assert sum(layer.startswith("depthwise") for row in rows for layer in row["layers"]) == 16
+    assert sum(row["parameters"] for row in rows) == sum(p.numel() for p in model.parameters())
