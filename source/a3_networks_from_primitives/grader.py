@@ -221,6 +221,33 @@ def model1(t: Trial) -> None:
         t.close(f"model1 on {len(x)} samples with {x.shape[1]} features", got, want)
 
 
+@check
+def model1_input_gradient(t: Trial) -> None:
+    """model1_input_gradient"""
+    cases = [("the example", np.array([[1.0, 2.0], [0.0, -1.0], [3.0, 0.5]]), np.array([0.5, -0.25]), 0.1,
+              np.array([1.0, 0.0, 0.0]), "float64", False)]
+    for n, d, soft, dtype, tensor_bias in [(5, 3, False, "float64", True), (1, 4, True, "float64", False),
+                                           (12, 64, False, "float32", True), (7, 2, True, "float32", False)]:
+        y = t.rng.random(n) if soft else (t.rng.random(n) < 0.5) * 1.0
+        cases.append((f"{n} random samples of {d} features ({dtype}, {'soft' if soft else 'hard'} labels)",
+                      t.rng.normal(size=(n, d)), t.rng.normal(0, 2, size=d), float(t.rng.normal()), y, dtype,
+                      tensor_bias))
+    for label, x, w, b, y, dtype, tensor_bias in cases:
+        inputs = {"x": _tensor(x, dtype), "w": _tensor(w, dtype), "y": _tensor(y, dtype),
+                  "b": _tensor(np.array(b), dtype) if tensor_bias else b}
+        code = "result = model1_input_gradient(x, w, b, y)"
+        got = t.student.run(code, "model1_input_gradient", stand_ins=("sigmoid", "bce_logits_gradient", "model1"),
+                            **inputs)
+        want = t.reference.run(code, "model1_input_gradient", **inputs)
+        t.expect(type(got) is TensorData, "model1_input_gradient must return a torch tensor")
+        t.expect(got.shape == x.shape, f"the gradient for inputs of shape {x.shape} has shape {got.shape}")
+        tolerance = {"rtol": 1e-4, "atol": 1e-7} if dtype == "float32" else {"rtol": 1e-7, "atol": 1e-12}
+        t.close(f"model1_input_gradient for {label}", got, want, **tolerance)
+    used = sorted(t.names_used("model1_input_gradient") & AUTOGRAD)
+    t.expect(not used, f"model1_input_gradient must compute the chain rule's formula, not ask autograd "
+             f"(it uses {', '.join(used)})")
+
+
 # Layers as data (weights, biases, activation name); each kernel makes them tensors with its own activations.
 LAYERS = """
 activations = {"relu": relu, "sigmoid": sigmoid, "tanh": torch.tanh, "identity": identity}

@@ -101,6 +101,33 @@ def bce_logits_gradient(y, logits):
     # model1
     Variant("model1 without the bias", "model1", replace=[("sigmoid(x @ w + b)", "sigmoid(x @ w)")], fails=["test_model1"]),
     Variant("model1 returns the logits", "model1", replace=[("sigmoid(x @ w + b)", "x @ w + b")], fails=["test_model1"]),
+    # model1_input_gradient
+    Variant("input gradient times x instead of w", "model1_input_gradient",
+            replace=[("* w[None, :]", "* x")], fails=["test_model1_input_gradient"]),
+    Variant("input gradient without the 1/n of the mean", "model1_input_gradient", code='''
+def model1_input_gradient(x, w, b, y):
+    return (sigmoid(x @ w + b) - y)[:, None] * w[None, :]
+''', fails=["test_model1_input_gradient"]),
+    Variant("input gradient with the sign flipped", "model1_input_gradient", code='''
+def model1_input_gradient(x, w, b, y):
+    return (y - sigmoid(x @ w + b))[:, None] * w[None, :] / len(x)
+''', fails=["test_model1_input_gradient"]),
+    Variant("input gradient through the probabilities: (y_hat - y) / n times sigmoid'(z) again",
+            "model1_input_gradient", code='''
+def model1_input_gradient(x, w, b, y):
+    y_hat = model1(x, w, b)
+    return ((y_hat - y) * y_hat * (1 - y_hat) / len(x))[:, None] * w[None, :]
+''', fails=["test_model1_input_gradient"]),
+    Variant("input gradient summed over the samples, shape (d,)", "model1_input_gradient",
+            replace=[("bce_logits_gradient(y, x @ w + b)[:, None] * w[None, :]",
+                      "(bce_logits_gradient(y, x @ w + b)[:, None] * w[None, :]).sum(dim=0)")],
+            fails=["test_model1_input_gradient"]),
+    Variant("input gradient by autograd", "model1_input_gradient", code='''
+def model1_input_gradient(x, w, b, y):
+    x = x.detach().clone().requires_grad_(True)
+    bce_with_logits(y, x @ w + b).backward()
+    return x.grad
+''', fails=["test_model1_input_gradient"]),
     # network
     Variant("squeeze() also drops the batch dimension when n = 1", "network",
             replace=[("x = x[:, 0]", "x = x.squeeze()")], fails=["test_network"]),
@@ -273,6 +300,17 @@ def bce_logits_gradient(y, logits):
     return (y * (s - 1) + (1 - y) * s) / math.prod(logits.shape)
 '''),
     Variant("model1 with torch.mv", "model1", replace=[("sigmoid(x @ w + b)", "sigmoid(torch.mv(x, w) + b)")]),
+    Variant("input gradient as torch.outer of the model's error and w", "model1_input_gradient", code='''
+def model1_input_gradient(x, w, b, y):
+    return torch.outer((model1(x, w, b) - y) / len(y), w)
+'''),
+    Variant("input gradient sample by sample in a loop", "model1_input_gradient", code='''
+def model1_input_gradient(x, w, b, y):
+    rows = []
+    for x_i, y_i in zip(x, y):
+        rows.append((sigmoid(x_i @ w + b) - y_i) * w / x.shape[0])
+    return torch.stack(rows)
+'''),
     Variant("network squeezing with squeeze(1)", "network", code='''
 def network(x, params):
     out = x
