@@ -3,6 +3,8 @@ downloaded, and ImageNet-trained EfficientNet-Lite0, Lite1 and Lite2 shipped on 
 
 Every loader says where its weights came from, or why a model could not be loaded, and every
 :class:`Classifier` carries the preprocessing its model was trained with, read from the model's own metadata.
+``published_top1`` gives a model's published ImageNet accuracy without loading it, and ``layer_summary`` what a
+model does to a photo, stage by stage.
 """
 
 import socket
