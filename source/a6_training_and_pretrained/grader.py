@@ -197,6 +197,40 @@ def settings(t: Trial) -> None:
              f"accuracy after 3 epochs, expected at least {threshold:.0%}")
 
 
+# Every parameter gets values drawn from its shape and the seed, so that the same architecture computes the same
+# function in both kernels whatever order its layers were registered in (their shapes are all different).
+DEEP_MLP = """
+first, second = deep_mlp(), deep_mlp()
+shared = any(a is b for a, b in zip(first.parameters(), second.parameters()))
+shapes = sorted(list(p.shape) for p in first.parameters())
+with torch.no_grad():
+    for p in first.parameters():
+        generator = torch.Generator().manual_seed(seed + 7919 * sum(p.shape) + len(p.shape))
+        p.copy_(torch.randn(p.shape, generator=generator) / max(1, p.shape[-1]) ** 0.5)
+    first.eval()
+    logits = first(x)
+result = {"distinct": first is not second and not shared, "shapes": shapes, "logits": logits}
+"""
+
+
+@check
+def deep_mlp(t: Trial) -> None:
+    """deep_mlp"""
+    for n in (7, 1):
+        inputs = {"seed": int(t.rng.integers(2**31)),
+                  "x": TensorData(t.rng.normal(0.3, 0.5, size=(n, 784)).astype(np.float32), False)}
+        got = t.student.run(DEEP_MLP, "deep_mlp", **inputs)
+        want = t.reference.run(DEEP_MLP, "deep_mlp", **inputs)
+        t.expect(got["distinct"] is True, "deep_mlp must build a new model with its own parameters on every call")
+        t.expect(got["shapes"] == want["shapes"], "the weights and biases of deep_mlp do not have the shapes of "
+                 "linear layers 784-256-128-64-10")
+        t.expect(type(got["logits"]) is TensorData and got["logits"].shape == (n, 10),
+                 f"deep_mlp maps {n} images to logits of shape {getattr(got['logits'], 'shape', None)}, "
+                 f"expected ({n}, 10)")
+        t.close(f"the logits of deep_mlp for {n} images (with the same weights as the reference: where do the "
+                "ReLUs go?)", got["logits"], want["logits"], rtol=1e-4, atol=1e-5)
+
+
 PHOTOS = """
 import tempfile
 from pathlib import Path as _Path

@@ -28,6 +28,51 @@ def make_loader(x, y, batch_size, shuffle=False, seed=0):
     sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed)) if shuffle else None
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler)
 '''),
+    # (b) deep_mlp
+    Variant("a ReLU after the last layer too", "deep_mlp",
+            replace=[("nn.Linear(64, 10))", "nn.Linear(64, 10), nn.ReLU())")], fails=["test_deep_mlp"]),
+    Variant("a softmax at the end (the loss applies it again)", "deep_mlp",
+            replace=[("nn.Linear(64, 10))", "nn.Linear(64, 10), nn.Softmax(dim=1))")], fails=["test_deep_mlp"]),
+    Variant("one ReLU left out: two linear layers in a row", "deep_mlp",
+            replace=[("nn.Linear(256, 128), nn.ReLU(),", "nn.Linear(256, 128),")], fails=["test_deep_mlp"]),
+    Variant("hidden sizes 256-64-128", "deep_mlp",
+            replace=[("nn.Linear(256, 128), nn.ReLU(),\n                         nn.Linear(128, 64), nn.ReLU(),\n"
+                      "                         nn.Linear(64, 10)",
+                      "nn.Linear(256, 64), nn.ReLU(),\n                         nn.Linear(64, 128), nn.ReLU(),\n"
+                      "                         nn.Linear(128, 10)")], fails=["test_deep_mlp"]),
+    Variant("one model built once and returned on every call", "deep_mlp", code='''
+_model = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
+                       nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def deep_mlp():
+    return _model
+''', fails=["test_deep_mlp"]),
+    # (b) deep_mlp: correct alternatives
+    Variant("an nn.Module subclass with its own forward", "deep_mlp", code='''
+class DeepMLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(784, 256), nn.Linear(256, 128)
+        self.fc3, self.out = nn.Linear(128, 64), nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = torch.relu(self.fc1(x.flatten(1)))
+        x = torch.relu(self.fc2(x))
+        return self.out(torch.relu(self.fc3(x)))
+
+
+def deep_mlp():
+    return DeepMLP()
+'''),
+    Variant("nn.Sequential from a loop over the sizes, without Flatten", "deep_mlp", code='''
+def deep_mlp():
+    sizes = [784, 256, 128, 64, 10]
+    layers = []
+    for d_in, d_out in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(d_in, d_out), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+'''),
     # (b) train_one_epoch
     Variant("gradients never reset: they accumulate over the batches", "train_one_epoch",
             replace=[("        optimizer.zero_grad()\n", "")],
