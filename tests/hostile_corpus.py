@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "hostile"
 TESTS = ("test_add", "test_conv", "test_clip")
 REFERENCE_FIRST, REFERENCE_LAST = "reference_first", "reference_last"  # graded before and after the cases
-CELL_TIMEOUT, NOTEBOOK_BUDGET, MEMORY_MB, MAX_PROCESSES, DISK_MB, MESSAGE_MB = 4, 12, 3072, 64, 256, 64
+CELL_TIMEOUT, NOTEBOOK_BUDGET, MEMORY_MB, MAX_PROCESSES, DISK_MB, MESSAGE_MB = 6, 14, 3072, 64, 256, 64
 # Set in the grading process: a kernel must never see it (its environment is reduced to what it needs).
 GRADER_SECRET, GRADER_SECRET_VALUE = "DLCOURSE_GRADER_SECRET", "s3cret-of-the-grading-process"
 
