@@ -67,7 +67,7 @@ class Limits:
     memory_mb: int  # all the kernel's memory (cgroup); private allocations fail at data_fraction of it
     max_processes: int  # processes and threads
     disk_mb: int  # /tmp and /dev/shm, each
-    data_fraction: float = 0.9
+    data_fraction: float = 0.75  # the rest is for file-backed pages (torch's libraries alone map hundreds of MB)
 
 
 def _check(result: int, what: str) -> None:

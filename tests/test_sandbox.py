@@ -586,7 +586,7 @@ def test_cgroup_limits_and_cleanup(base):
     if os.path.exists(os.path.join(os.path.dirname(memory), "memory.memsw.limit_in_bytes")):
         assert seen["memsw_limit"] == str(256 * MiB)  # swap counted too, where the kernel accounts it
     assert seen["pids_max"] == "20"
-    assert seen["data"] == [int(256 * 0.9) * MiB] * 2 and seen["nproc"] == [20, 20]
+    assert seen["data"] == [int(256 * 0.75) * MiB] * 2 and seen["nproc"] == [20, 20]
     assert not os.path.exists(memory) and not os.path.exists(pids), "the kernel's cgroups were left behind"
 
 
