@@ -311,7 +311,7 @@ class Trial:
             raise Failed(message)
 
     def student_code(self, name: str) -> ast.AST | None:
-        """The last definition of ``name`` in the submitted cells before the test (a def, or an assignment)."""
+        """The last definition of ``name`` in the submitted cells before the test (a def, a class or an assignment)."""
         found = None
         for tree in self._trees():
             for node in ast.walk(tree):
@@ -382,7 +382,7 @@ def _stand_ins_within(value, allowed: frozenset) -> bool:
 
 
 def _defines(node: ast.AST, name: str) -> bool:
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return node.name == name
     return isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
 

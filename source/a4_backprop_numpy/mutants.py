@@ -70,6 +70,34 @@ VARIANTS = [
             replace=[("    x = np.array(x, copy=True)", "    h = 1e-5\n    x = np.array(x, copy=True)")],
             fails=["test_numerical_gradient"]),
     # (c) initialization
+    # (b2) layer objects
+    Variant("Linear.backward adds each call's gradients to the stored ones (accumulates like torch's .grad)",
+            "layers", replace=[("dX, self.dW, self.db = fc_backward(dY, self.X, self.W)",
+                                "dX, dW, db = fc_backward(dY, self.X, self.W)\n"
+                                "        self.dW = self.dW + dW\n        self.db = self.db + db")],
+            fails=["test_layers"]),
+    Variant("Linear.step goes uphill: W + learning_rate * dW", "layers",
+            replace=[("self.W = self.W - learning_rate * self.dW", "self.W = self.W + learning_rate * self.dW"),
+                     ("self.b = self.b - learning_rate * self.db", "self.b = self.b + learning_rate * self.db")],
+            fails=["test_layers"]),
+    Variant("Linear.step updates W but forgets b", "layers",
+            replace=[("        self.b = self.b - learning_rate * self.db\n", "")],
+            fails=["test_layers"]),
+    Variant("ReLU.backward masks with its output >= 0, which is always true", "layers",
+            replace=[("self.Z = Z\n        return relu_forward(Z)", "self.out = relu_forward(Z)\n        return self.out"),
+                     ("return relu_backward(dY, self.Z)", "return dY * (self.out >= 0)")],
+            fails=["test_layers"]),
+    Variant("Sigmoid.backward applies the sigmoid to its output again", "layers",
+            replace=[("return dY * self.Y * (1.0 - self.Y)",
+                      "s = 1.0 / (1.0 + np.exp(-self.Y))\n        return dY * s * (1.0 - s)")],
+            fails=["test_layers"]),
+    Variant("Sigmoid.backward returns the local derivative without the upstream gradient", "layers",
+            replace=[("return dY * self.Y * (1.0 - self.Y)", "return self.Y * (1.0 - self.Y)")],
+            fails=["test_layers"]),
+    Variant("Sigmoid.forward through torch.sigmoid", "layers",
+            replace=[("self.Y = 1.0 / (1.0 + np.exp(-Z))",
+                      "import torch\n        self.Y = torch.sigmoid(torch.from_numpy(Z)).numpy()")],
+            fails=["test_layers"]),
     Variant("variance 1/n_out instead of 1/max(n_in, n_out)", "init_network",
             replace=[("np.sqrt(1.0 / max(n_in, n_out))", "np.sqrt(1.0 / n_out)")],
             fails=["test_init_network"]),
@@ -258,6 +286,96 @@ def numerical_gradient(f, x, h=1e-5):
         flat[i] = old
         grad[i] = (up - down) / (2 * h)
     return grad.reshape(x.shape)
+'''),
+    Variant("layers written out without part (a)'s functions: gradients first, in-place steps, the sigmoid's "
+            "input kept and the sigmoid recomputed by tanh", "layers", code='''
+class Linear:
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+
+    def forward(self, X):
+        self.cache = X
+        return X.dot(self.W) + self.b
+
+    def backward(self, dY):
+        self.dW = self.cache.T.dot(dY)
+        self.db = np.sum(dY, axis=0)[None, :]
+        return dY.dot(self.W.T)
+
+    def step(self, learning_rate):
+        self.W -= learning_rate * self.dW
+        self.b -= learning_rate * self.db
+
+
+class ReLU:
+    def forward(self, Z):
+        self.mask = Z > 0
+        return np.where(self.mask, Z, 0.0)
+
+    def backward(self, dY):
+        return dY * self.mask
+
+    def step(self, learning_rate):
+        return None
+
+
+class Sigmoid:
+    @staticmethod
+    def sigma(Z):
+        return 0.5 * (1.0 + np.tanh(0.5 * Z))
+
+    def forward(self, Z):
+        self.Z = Z
+        return self.sigma(Z)
+
+    def backward(self, dY):
+        s = self.sigma(self.Z)
+        return dY * s * (1 - s)
+
+    def step(self, learning_rate):
+        pass
+'''),
+    Variant("layers sharing a base class whose step does nothing", "layers", code='''
+class Layer:
+    def step(self, learning_rate):
+        pass
+
+
+class Linear(Layer):
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def forward(self, X):
+        self.X = X
+        return fc_forward(X, self.W, self.b)
+
+    def backward(self, dY):
+        dX, dW, db = fc_backward(dY, self.X, self.W)
+        self.dW, self.db = dW, db
+        return dX
+
+    def step(self, learning_rate):
+        for name in ("W", "b"):
+            setattr(self, name, getattr(self, name) - learning_rate * getattr(self, "d" + name))
+
+
+class ReLU(Layer):
+    def forward(self, Z):
+        self.Z = Z
+        return relu_forward(Z)
+
+    def backward(self, dY):
+        return relu_backward(dY, self.Z)
+
+
+class Sigmoid(Layer):
+    def forward(self, Z):
+        self.out = np.exp(-np.logaddexp(0.0, -Z))
+        return self.out
+
+    def backward(self, dY):
+        return dY * self.out * (1.0 - self.out)
 '''),
     Variant("init with standard_normal scaled by 1/sqrt(max)", "init_network",
             replace=[("rng.normal(0.0, np.sqrt(1.0 / max(n_in, n_out)), size=(n_in, n_out))",
