@@ -180,7 +180,16 @@ for Z, dY in ((Z1, dY1), (Z2, dY2)):
 layer.step(learning_rate)
 result.append(layer.forward(Z1.copy()))
 """
-LINEAR_PARTS = ("output", "dX", "dW", "db")
+STEP = 0.1
+
+
+def _same_run(t: Trial, code: str, label: str, parts: list[str], stand_ins: tuple, **inputs) -> None:
+    """Run ``code`` in both kernels and compare the ``result`` list part by part."""
+    got = t.student.run(code, label, stand_ins=stand_ins, **inputs)
+    want = t.reference.run(code, label, **inputs)
+    t.expect(type(got) is list and len(got) == len(want), f"{label}: forward, backward or step is missing")
+    for part, value, expected in zip(parts, got, want, strict=True):
+        t.close(f"{label}: {part}", value, expected)
 
 
 @check
@@ -188,34 +197,23 @@ def layers(t: Trial) -> None:
     """the Linear, ReLU and Sigmoid layer objects"""
     stand_ins = ("fc_forward", "fc_backward", "relu_forward", "relu_backward")  # part (a) is graded there
     for n_in, n_out, m1, m2 in [(5, 3, 4, 2), (2, 6, 1, 5), (7, 4, 3, 6)]:
-        w, b = t.rng.normal(size=(n_in, n_out)), t.rng.normal(size=(1, n_out))
-        inputs = dict(W=w, b=b, X1=t.rng.normal(size=(m1, n_in)), dY1=t.rng.normal(size=(m1, n_out)),
-                      X2=t.rng.normal(size=(m2, n_in)), dY2=t.rng.normal(size=(m2, n_out)), learning_rate=0.1)
-        shape = f"Linear with W {n_in}x{n_out}"
-        got = t.student.run(LINEAR, shape, stand_ins=stand_ins, **inputs)
-        want = t.reference.run(LINEAR, shape, **inputs)
-        t.expect(type(got) is list and len(got) == len(want), f"{shape}: forward, backward or step is missing")
-        labels = [f"{part} of {which} forward/backward ({m} samples)" for which, m in (("the first", m1),
-                                                                                  ("a second", m2))
-                  for part in LINEAR_PARTS] + ["W after step(0.1)", "b after step(0.1)", "the output after step"]
-        for label, value, expected in zip(labels, got, want, strict=True):
-            t.close(f"{shape}: {label}", value, expected)
+        inputs = dict(W=t.rng.normal(size=(n_in, n_out)), b=t.rng.normal(size=(1, n_out)),
+                      X1=t.rng.normal(size=(m1, n_in)), dY1=t.rng.normal(size=(m1, n_out)),
+                      X2=t.rng.normal(size=(m2, n_in)), dY2=t.rng.normal(size=(m2, n_out)), learning_rate=STEP)
+        parts = [f"{part} of {which} forward/backward ({m} samples)" for which, m in (("the first", m1),
+                                                                                 ("a second", m2))
+                 for part in ("output", "dX", "dW", "db")]
+        parts += [f"W after step({STEP})", f"b after step({STEP})", "the output after step"]
+        _same_run(t, LINEAR, f"Linear with W {n_in}x{n_out}", parts, stand_ins, **inputs)
+    parts = ["output", "dZ", "output of a second forward", "dZ of a second forward/backward", "output after step"]
     for layer in ("ReLU", "Sigmoid"):
         for shape in [(4, 3), (1, 6), (5, 2, 3)]:
             z1, z2 = t.rng.normal(size=shape) * 3, t.rng.normal(size=shape[::-1]) * 3
             for z in (z1, z2):
                 z[np.abs(z) < 1e-3] = 0.5
-            inputs = dict(Z1=z1, dY1=t.rng.normal(size=shape), Z2=z2, dY2=t.rng.normal(size=shape[::-1]),
-                          learning_rate=0.1)
-            code = f"Layer = {layer}" + ACTIVATION
-            label = f"{layer} on a {shape} array"
-            got = t.student.run(code, label, stand_ins=stand_ins, **inputs)
-            want = t.reference.run(code, label, **inputs)
-            t.expect(type(got) is list and len(got) == len(want), f"{label}: forward, backward or step is missing")
-            parts = ["output", "dZ", "output of a second forward", "dZ of a second forward/backward",
-                     "output after step"]
-            for part, value, expected in zip(parts, got, want, strict=True):
-                t.close(f"{label}: {part}", value, expected)
+            _same_run(t, f"Layer = {layer}" + ACTIVATION, f"{layer} on a {shape} array", parts, stand_ins,
+                      Z1=z1, dY1=t.rng.normal(size=shape), Z2=z2, dY2=t.rng.normal(size=shape[::-1]),
+                      learning_rate=STEP)
     _numpy_only(t, "Linear", "ReLU", "Sigmoid")
 
 
