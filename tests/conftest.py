@@ -1,5 +1,8 @@
+import atexit
 import os
+import shutil
 import socket
+import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -25,6 +28,26 @@ def release_notebook(assignment_id: str):
 
 def nbgrader_meta(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
+
+
+@cache
+def executed_source(assignment_id: str, mode: str = "grading"):
+    """The source notebook run top to bottom once per test session, as nbgrader runs it ("grading") or as a
+    student does ("full"), in a copy of its folder (notebooks may create files beside themselves)."""
+    from nbclient import NotebookClient
+
+    notebook = source_notebook(assignment_id)
+    workdir = Path(tempfile.mkdtemp(prefix=f"{assignment_id}-{mode}-"))
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+    shutil.copytree(ROOT / "source" / assignment_id, workdir / assignment_id)
+    environment = {"NBGRADER_EXECUTION": "autograde"} if mode == "grading" else {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("NBGRADER_EXECUTION", raising=False)
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        NotebookClient(notebook, timeout=1200, kernel_name="python3", allow_errors=True,
+                       resources={"metadata": {"path": str(workdir / assignment_id)}}).execute()
+    return notebook
 
 
 @cache

@@ -1,6 +1,5 @@
 """Every assignment: the source runs cleanly, grading is right both ways, and the release is what it should be."""
 
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -8,13 +7,13 @@ import pytest
 from conftest import (
     ASSIGNMENTS,
     ROOT,
+    executed_source,
     nbgrader_meta,
     proven,
     release_notebook,
     source_notebook,
     variant_params,
 )
-from nbclient import NotebookClient
 
 from dlcourse import judge, mutation
 
@@ -23,13 +22,8 @@ each_assignment = pytest.mark.parametrize("assignment_id", ASSIGNMENTS)
 
 @pytest.mark.notebook
 @each_assignment
-def test_source_runs_top_to_bottom_without_errors_or_stderr(assignment_id, monkeypatch, tmp_path):
-    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
-    notebook = source_notebook(assignment_id)
-    # in a copy: notebooks may create files beside themselves (assignment 6 fills my_images/)
-    workdir = shutil.copytree(ROOT / "source" / assignment_id, tmp_path / assignment_id)
-    NotebookClient(notebook, timeout=600, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(workdir)}}).execute()
+def test_source_runs_top_to_bottom_without_errors_or_stderr(assignment_id):
+    notebook = executed_source(assignment_id, "grading")
     problems = []
     for index, cell in enumerate(notebook.cells):
         for output in cell.get("outputs", []):
