@@ -149,7 +149,15 @@ STATED: dict[str, list[Stated]] = {
                   r"11.7 million and #c%, EfficientNet-Lite0 4.7 million and #d%"),
                _n(r"alexnet #a%, vgg16 #b%, resnet18 #c%, efficientnet_lite0 #d%")),
         Stated(_n(r"from 3 to 32 channels \(#\s*parameters\)"), _n(r"_conv_stem \| 32 x 112 x 112 \| #")),
-        Stated(_n(r"of the #\s*parameters\. Each expands"), _n(r"efficientnet_lite0 \| # \|")),
+        Stated(_n(r"\*\*#blocks stacked blocks\*\* \(MBConv, \"inverted residual\" blocks\) hold #share% of the "
+                  r"#total\s*parameters"),
+               _n(r"#total parameters in #blocks blocks .*? the blocks hold #share% of the parameters")),
+        Stated(_n(r"and batch norms, #\. Far fewer"), _n(r"_blocks.12 \| 192 x 7 x 7 \| # \|")),
+        Stated(_n(r"after every one of the #convolutions convolutions \(#norms batch norms;"),
+               _n(r"#convolutions convolutions \(.*?\), #norms batch norms")),
+        Stated(_n(r"as PyTorch stores them \(# lines"), _n(r"would list the same layers in # lines")),
+        Stated(_n(r"without max-pooling \(# max-poolings\)"), _n(r"# max-poolings")),
+        Stated(_n(r"1,000 logits \(#count parameters, #share%\)"), _n(r"the final linear layer #share% \(#count\)")),
         Stated(_n(r"the deep MLP ends at #mlp% validation accuracy, above the 90% goal, and logistic regression at "
                   r"#lr%\. Measured once on the 1,000 test digits, for these settings only, they reach #mlp_test% and "
                   r"#lr_test%"),
@@ -174,5 +182,15 @@ STATED: dict[str, list[Stated]] = {
                _n(r"#errors wrong, #confident of them with a confidence above 90% and #sure above 99%"), mode="full"),
         Stated(_n(r"between 0.9 and 0.99 it is right #% of the time"),
                _n(r"confidence 0.900 to 0.990: \S+ images, #% right"), mode="full"),
+        Stated(_n(r"its validation loss is lowest after epoch #epoch \(#low\), then rises and wobbles between #a and "
+                  r"#b while"), _n(r"deep MLP: lowest #low after epoch #epoch, then #a to #b;"), mode="full"),
+        Stated(_n(r"Its validation accuracy still creeps up meanwhile \(#then% to #end%\)"),
+               _n(r"deep MLP: lowest .*? accuracy #then% then, #end% at the end"), mode="full"),
+        Stated(_n(r"smaller, stable gap \(#train against #val; its validation loss is lowest after epoch #epoch, "
+                  r"at #low,"),
+               _n(r"logistic regression: training loss #train, validation loss #val,.*?logistic regression: "
+                  r"lowest #low after epoch #epoch,"), mode="full"),
+        Stated(_n(r"stop early at the minimum of the validation loss \(about epoch # here\)"),
+               _n(r"deep MLP: lowest \S+ after epoch #,"), mode="full"),
     ],
 }
