@@ -65,6 +65,9 @@ STATED: dict[str, list[Stated]] = {
                _n(r"lr 10, batch 64, hidden \(32, 32\) #loss #error%"), mode="full"),
     ],
     "a3": [
+        Stated(_n(r"already for \$\\sigma\(#f32\)\$ in float32 and \$\\sigma\(#f64\)\$ in float64"),
+               _n(r"torch.float32: sigmoid\(z\) rounds to exactly 1 from z = #f32 "
+                  r"torch.float64: sigmoid\(z\) rounds to exactly 1 from z = #f64")),
         Stated(_n(r"here # to # over the five starts"), _n(r"validation loss \S+, accuracy #"), how="span"),
         Stated(_n(r"near the share of the larger class \(#\)"),
                _n(r"share of the larger class in the validation data: #")),
