@@ -7,7 +7,8 @@ with runs of whitespace as one space. A stated number must equal the printed one
 
 ``mode`` is the run that prints the number: "grading" for numbers that do not depend on the shortened grading
 runs (the run that the source test makes anyway), "full" for what only the student's full run gives (the
-figures of training runs). ``how="span"``: the text states the lowest and highest of all printed matches.
+figures of training runs). ``how="span"``: the text states the lowest and highest of all printed matches;
+``how="order"``: the text states powers of ten ("about $10^{-31}$"), the printed numbers must be of that order.
 ``scale`` converts what is printed into the unit of the text (100 for a fraction stated in %).
 
 Numbers a task sets (epochs, batch sizes, thresholds) and worked examples in the text's own mathematics are
@@ -29,7 +30,7 @@ class Stated:
     tolerance: float | None = None
 
 
-NUMBER = r"[-+]?\d[\d,]*(?:\.\d+)?"
+NUMBER = r"[-+]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?"
 
 
 def _n(pattern: str) -> str:
@@ -50,6 +51,22 @@ STATED: dict[str, list[Stated]] = {
         Stated(_n(r"\| \$w_2\$ \| [^|]* \| [^|]* \| \$#\$ \|"), _n(r"w2 \S+ input #")),
         Stated(_n(r"\\partial e/\\partial x_1 = -w_1 f = #"), _n(r"x1 \S+ input #")),
         Stated(_n(r"\\partial e/\\partial x_2 = -w_2 f = #"), _n(r"x2 \S+ input #")),
+        Stated(_n(r"vanishes for both activations \(printed ratios about \$10\^\{#tanh\}\$ and \$10\^\{#relu\}\$\)"),
+               _n(r"tanh, sigma = 0.01 ?: .*? ratio #tanh .*?relu, sigma = 0.01 ?: .*? ratio #relu"),
+               mode="full", how="order"),
+        Stated(_n(r"ReLU explodes \(by half of that per layer, a ratio of about \$10\^\{#\}\$\)"),
+               _n(r"relu, sigma = 1 : Var\(a\) at layer 1 \S+ at layer 20 \S+ ratio #"), mode="full", how="order"),
+        Stated(_n(r"tanh saturates at \$\\pm 1\$ \(the variance of \$a\$ stays near \$n\$, ratio about #"),
+               _n(r"tanh, sigma = 1 : Var\(a\) at layer 1 \S+ at layer 20 \S+ ratio #"), mode="full"),
+        Stated(_n(r"halve the variance at every layer \(ratio about \$#\s*\\times 10\^\{-6\}"),
+               _n(r"relu, lecun : Var\(a\) at layer 1 \S+ at layer 20 \S+ ratio #"), mode="full", scale=1e6,
+               tolerance=0.5),
+        Stated(_n(r"He keeps it level \(ratio about #"),
+               _n(r"relu, he : Var\(a\) at layer 1 \S+ at layer 20 \S+ ratio #"), mode="full"),
+        Stated(_n(r"over the 20 layers \(ratio about #\)"),
+               _n(r"tanh, lecun : Var\(a\) at layer 1 \S+ at layer 20 \S+ ratio #"), mode="full"),
+        Stated(_n(r"He holds it near a constant \(ratio about #ratio, settling near #last\)"),
+               _n(r"tanh, he : Var\(a\) at layer 1 \S+ at layer 20 #last, ratio #ratio"), mode="full"),
     ],
     "a4": [
         Stated(_n(r"from about #% to at least 70%"), _n(r"untrained network: mean loss \S+ accuracy #%"), tolerance=2),

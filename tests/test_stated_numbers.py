@@ -32,9 +32,12 @@ def _value(number: str) -> Decimal:
     return Decimal(number.replace(",", ""))
 
 
-def _agrees(stated: str, measured: Decimal, tolerance: float | None) -> bool:
-    """``measured`` rounds to ``stated`` at the digits the text shows (or lies within ``tolerance`` of it)."""
+def _agrees(stated: str, measured: Decimal, tolerance: float | None, how: str = "each") -> bool:
+    """``measured`` rounds to ``stated`` at the digits the text shows (or lies within ``tolerance`` of it); for
+    ``how="order"``, ``stated`` is the power of ten of ``measured``."""
     value = _value(stated)
+    if how == "order":
+        return measured > 0 and measured.adjusted() == value
     if tolerance is not None:
         return abs(measured - value) <= Decimal(str(tolerance))
     half_unit = Decimal(1).scaleb(_value(stated).as_tuple().exponent) / 2
@@ -61,7 +64,7 @@ def _problems(entry: Stated, markdown: str, printed: str) -> list[str]:
             pairs = [(number, _value(value) * scale) for number, value in zip(said.groups(), shown.groups(),
                                                                                 strict=True)]
     return [f"the text says {number} ({said.group(0)!r}), the notebook prints {measured:g}"
-            for number, measured in pairs if not _agrees(number, measured, entry.tolerance)]
+            for number, measured in pairs if not _agrees(number, measured, entry.tolerance, entry.how)]
 
 
 def _cases():
@@ -97,3 +100,6 @@ def test_a_stale_number_a_stale_range_and_a_changed_text_are_each_reported():
     about = Stated(r"about (\d+)%", r"accuracy (\d\.\d+)", scale=100, tolerance=2)
     assert not _problems(about, "about 10%", "accuracy 0.084")
     assert _problems(about, "about 10%", "accuracy 0.071")
+    order = Stated(r"about \$10\^\{(-?\d+)\}\$", r"ratio (\S+)", how="order")
+    assert not _problems(order, "about $10^{-31}$", "ratio 5.32e-31")
+    assert _problems(order, "about $10^{-31}$", "ratio 5.32e-30")
