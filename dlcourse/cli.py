@@ -1,6 +1,6 @@
 """``dlcourse``: the instructor's command line, run from the course folder.
 
-    dlcourse release [A ...]        source/ -> release/ (nbgrader generate_assignment)
+    dlcourse release [A ...]        source/ -> release/ (nbgrader generate_assignment); the reference's times
     dlcourse samples A              sample submissions in submitted/: reference, untouched, typical mistakes
     dlcourse grade A [--jobs N]     autograde submitted/ (N in parallel, or on a Dask --cluster); print scores
     dlcourse feedback A [--pdf]     feedback HTML (and PDF) in feedback/ (hidden test code left out)
@@ -12,6 +12,7 @@
 """
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import nbformat
 
 from dlcourse import grading, mutation, parallel, pdf, plugins, preview
 from dlcourse.pdf import PDFError
+from dlcourse.preprocessors import REFERENCE_TIMES
 
 DEMO_STUDENTS = {
     "reference": "the reference solution",
@@ -47,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
 
     release = commands.add_parser("release", help="generate the student release")
     release.add_argument("assignments", nargs="*", help="default: every assignment in source/")
+    release.add_argument("--keep-times", action="store_true",
+                         help="keep source/<a>/reference_times.json as it is (the time limits while grading)")
     release.set_defaults(run=cmd_release)
 
     samples = commands.add_parser("samples", help="write sample submissions to submitted/")
@@ -101,6 +105,15 @@ def cmd_release(root: Path, args) -> int:
     names = args.assignments or grading.assignments(root)
     grading.build_release(grading.api(root), names)
     print(f"released {', '.join(names)} to {root / 'release'}")
+    if args.keep_times:
+        return 0
+    for name in names:  # the grading time limits follow the reference solution's times (GuardedExecute)
+        times = mutation.measure_reference(root, name)
+        path = root / "source" / name / REFERENCE_TIMES
+        path.write_text(json.dumps(times, indent=1) + "\n")
+        slowest = max(times["cells"].values(), default=0.0)
+        print(f"{name}: the reference's cells take {times['notebook']:.1f} s in grading mode (the slowest "
+              f"{slowest:.1f} s); written to {path.relative_to(root)}")
     return 0
 
 

@@ -9,6 +9,7 @@ in, and graded by real ``nbgrader autograde``.
 """
 
 import importlib.util
+import json
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -221,11 +222,17 @@ def _grade_plan(root: Path, assignment_id: str, plan: dict, jobs: int, progress:
 
 
 @contextmanager
-def scratch_course(root: Path, assignment_id: str):
-    """A throwaway course holding only ``assignment_id``, released: yields (folder, api, source nb, release nb)."""
+def scratch_course(root: Path, assignment_id: str, extra_config: str = ""):
+    """A throwaway course holding only ``assignment_id``, released: yields (folder, api, source nb, release nb).
+
+    ``extra_config``: lines added to the course's nbgrader_config.py there.
+    """
     with tempfile.TemporaryDirectory(prefix=f"course-{assignment_id}-") as scratch:
         course = Path(scratch)
         shutil.copy(root / grading.CONFIG_FILE, course / grading.CONFIG_FILE)
+        if extra_config:
+            with open(course / grading.CONFIG_FILE, "a") as config:
+                config.write("\n" + extra_config + "\n")
         shutil.copytree(root / "source" / assignment_id, course / "source" / assignment_id)
         judge.share_secret(root, course)
         nb_api = grading.api(course)
@@ -286,3 +293,19 @@ def report(outcomes: list[Outcome]) -> str:
                 line += f"\n     {outcome.error.strip().splitlines()[-1]}"
         lines.append(line)
     return "\n".join(lines)
+
+
+def measure_reference(root: Path, assignment_id: str) -> dict:
+    """The reference solution autograded once in a scratch course, without limits from earlier measurements:
+    {"cells": {cell id: seconds}, "notebook": seconds}, each cell's time in the grader (judged checks included,
+    starting the reference kernel not)."""
+    with tempfile.TemporaryDirectory(prefix="times-") as folder:
+        record = Path(folder) / "times.json"
+        extra = f"c.GuardedExecute.reference_times = ''\nc.GuardedExecute.record_times = {str(record)!r}"
+        with scratch_course(root, assignment_id, extra) as (course, nb_api, source_nb, release_nb):
+            reference = fill_submission(release_nb, reference_answers(source_nb))
+            write_submission(course, assignment_id, REFERENCE, reference)
+            error = grading.autograde(nb_api, assignment_id, [REFERENCE], progress=False)[REFERENCE]
+            if error:
+                raise grading.GradingError(f"the reference of {assignment_id} could not be graded: {error}")
+        return json.loads(record.read_text())

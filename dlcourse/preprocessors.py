@@ -34,7 +34,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbconvert.preprocessors import Preprocessor
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
-from traitlets import Bool, Integer, List, Unicode
+from traitlets import Bool, Float, Integer, List, Unicode
 
 from dlcourse import judge
 from dlcourse.sandbox import SandboxedKernelClient, SandboxedKernelManager
@@ -57,6 +57,7 @@ GUARDED_BUILTINS = [
 
 
 _is_test_cell = judge.is_test_cell
+REFERENCE_TIMES = "reference_times.json"  # beside each source notebook, grader-only
 
 
 def _error(ename: str, message: str):
@@ -96,6 +97,19 @@ class GuardedExecute(Execute):
 
     notebook_timeout = Integer(900, help="Seconds for the whole notebook; later cells are not run.").tag(
         config=True)
+    # Limits from the reference: a cell may take factor x what the reference solution's took in grading mode
+    # (at least the floor, at most Execute.timeout), the notebook factor x the reference's total (at least its
+    # floor, at most notebook_timeout). A loop that never ends then costs a few times the reference, not 900 s.
+    reference_times = Unicode(REFERENCE_TIMES, help="File beside the source notebook (or an absolute path) with "
+                              "the reference solution's seconds per cell in grading mode (written by `dlcourse "
+                              "release`); without it Execute.timeout and notebook_timeout apply.").tag(config=True)
+    cell_timeout_factor = Float(10.0, help="A cell's limit: this many times the reference's time.").tag(config=True)
+    cell_timeout_floor = Float(5.0, help="Seconds a cell may always take.").tag(config=True)
+    notebook_timeout_factor = Float(5.0, help="The notebook's budget: this many times the reference's total.").tag(
+        config=True)
+    notebook_timeout_floor = Float(60.0, help="Seconds the notebook's cells may always take.").tag(config=True)
+    record_times = Unicode("", help="Write the seconds each cell took to this JSON file (how `dlcourse release` "
+                           "measures the reference).").tag(config=True)
     max_output_chars = Integer(200_000, help="Characters of text output kept per cell (streams, errors, text "
                                "data).").tag(config=True)
     # Figures are what a grader reads in formgrader and the feedback: they get a budget of their own, so a
@@ -116,11 +130,29 @@ class GuardedExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._nbgrader = (resources or {}).get("nbgrader", {})
-        return super().preprocess(nb, resources, km)
+        self._reference_seconds = self._load_reference_times()
+        self._seconds = {}
+        nb, resources = super().preprocess(nb, resources, km)
+        if self.record_times:
+            Path(self.record_times).write_text(json.dumps(
+                {"cells": self._seconds, "notebook": round(sum(self._seconds.values()), 3)}, indent=1) + "\n")
+        return nb, resources
+
+    def _load_reference_times(self) -> dict | None:
+        if Path(self.reference_times).is_absolute():
+            path = Path(self.reference_times)
+        elif self.reference_times and self._nbgrader.get("assignment"):
+            path = self._source_folder() / self.reference_times
+        else:
+            return None
+        return json.loads(path.read_text()) if path.is_file() else None
 
     def reset_execution_trackers(self) -> None:
         super().reset_execution_trackers()
         self._deadline = None  # set once the kernel is up: the budget is for running cells
+        self._cell = None  # the cell being run (judged checks ask for its limit with no cell at hand)
+        self._limit = self.timeout  # the running cell's limit
+        self._grader_seconds = 0.0  # of this cell's time, spent starting the reference (not the student's)
         self._budget_limited = False  # whether the last timeout came from the notebook's budget
         self._timed_out = False
         self._halted = ""  # why the remaining cells are not run
@@ -136,11 +168,30 @@ class GuardedExecute(Execute):
 
     def _get_timeout(self, cell):
         timeout = super()._get_timeout(cell)
+        limit = self._cell_limit(cell if cell is not None else self._cell)
+        if limit is not None:
+            timeout = limit if timeout is None else min(timeout, limit)
+        self._limit = timeout
         if self._deadline is None:
             return timeout
         remaining = max(1, math.ceil(self._deadline - monotonic()))
         self._budget_limited = timeout is None or remaining < timeout
         return remaining if self._budget_limited else timeout
+
+    def _cell_limit(self, cell) -> float | None:
+        """factor x the reference's seconds for this cell (by cell id; a cell of the student's own: the
+        reference's longest), at least the floor; None without reference times."""
+        if not self._reference_seconds or cell is None:
+            return None
+        seconds = self._reference_seconds["cells"]
+        reference = seconds.get(cell.get("id", ""), max(seconds.values(), default=0.0))
+        return math.ceil(max(self.cell_timeout_floor, self.cell_timeout_factor * reference))
+
+    def _budget(self) -> int:
+        if not self._reference_seconds:
+            return self.notebook_timeout
+        budget = max(self.notebook_timeout_floor, self.notebook_timeout_factor * self._reference_seconds["notebook"])
+        return min(self.notebook_timeout, math.ceil(budget))
 
     async def _async_handle_timeout(self, timeout, cell=None):
         self._timed_out = True
@@ -149,10 +200,10 @@ class GuardedExecute(Execute):
     def _timeout_message(self) -> str:
         if self._budget_limited:
             return f"stopped: {self._budget_text()} during this cell"
-        return f"stopped after {self.timeout} s, the longest a cell may run while grading (an endless loop?)"
+        return f"stopped after {self._limit} s, the longest this cell may run while grading (an endless loop?)"
 
     def _budget_text(self) -> str:
-        return f"the notebook's time budget of {self.notebook_timeout} s ran out"
+        return f"the notebook's time budget of {self._budget()} s ran out"
 
     # --- cells -------------------------------------------------------------------------------------------
 
@@ -168,6 +219,13 @@ class GuardedExecute(Execute):
             cell.outputs = [_error("CellNotRun", self._halted)]
             return cell, resources
         self._timed_out, self._output_chars, self._truncated = False, 0, 0
+        self._cell, self._grader_seconds, started = cell, 0.0, monotonic()
+        try:
+            return self._run_cell(cell, resources, index, where)
+        finally:
+            self._seconds[cell.get("id", str(index))] = round(monotonic() - started - self._grader_seconds, 3)
+
+    def _run_cell(self, cell, resources, index, where):
         self._image_chars, self._images_dropped = 0, 0
         check_name = judge.judged_check(cell.source) if _is_test_cell(cell) else None
         if check_name:
@@ -331,6 +389,7 @@ class GuardedExecute(Execute):
         kernel = judge.reference_kernel(notebook, lambda: self.kernel_manager_class(
             config=self.config, kernel_name=self.kernel_name or "python3"), self.timeout or 300)
         self._deadline += monotonic() - started  # starting the reference is not the student's time
+        self._grader_seconds += monotonic() - started
         return kernel
 
     # --- output cap ----------------------------------------------------------------------------------------
@@ -390,7 +449,7 @@ class GuardedExecute(Execute):
         if reply["status"] != "ok":
             raise RuntimeError(f"could not install the grading guard in the kernel: {reply.get('evalue', reply)}")
         self._guard = name
-        self._deadline = monotonic() + self.notebook_timeout
+        self._deadline = monotonic() + self._budget()
 
     def _replaced(self, test_source: str) -> str:
         used = sorted(set(re.findall(r"\b[A-Za-z_]\w*\b", test_source)))

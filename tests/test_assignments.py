@@ -1,5 +1,6 @@
 """Every assignment: the source runs cleanly, grading is right both ways, and the release is what it should be."""
 
+import json
 from pathlib import Path
 
 import nbformat
@@ -16,6 +17,7 @@ from conftest import (
 )
 
 from dlcourse import judge, mutation
+from dlcourse.preprocessors import REFERENCE_TIMES
 
 each_assignment = pytest.mark.parametrize("assignment_id", ASSIGNMENTS)
 
@@ -64,6 +66,20 @@ def test_release_matches_generate_assignment(assignment_id):
                     f"release/{assignment_id}/{name} is stale: run `dlcourse release {assignment_id}`"
             else:
                 assert (fresh / name).read_bytes() == (committed / name).read_bytes(), f"{name} is stale"
+
+
+@each_assignment
+def test_reference_times_cover_every_code_cell_of_the_source(assignment_id):
+    """The grading limits come from these times: a code cell added since the last `dlcourse release` has none."""
+    path = ROOT / "source" / assignment_id / REFERENCE_TIMES
+    assert path.is_file(), f"no {REFERENCE_TIMES}: run `dlcourse release {assignment_id}`"
+    times = json.loads(path.read_text())
+    code_cells = {cell.id for cell in source_notebook(assignment_id).cells
+                  if cell.cell_type == "code" and cell.source.strip()}
+    assert set(times["cells"]) == code_cells, f"{path.name} is stale: run `dlcourse release {assignment_id}`"
+    assert all(seconds >= 0 for seconds in times["cells"].values())
+    assert times["notebook"] == pytest.approx(sum(times["cells"].values()), abs=0.01)
+    assert not (ROOT / "release" / assignment_id / REFERENCE_TIMES).exists()
 
 
 def _files(folder: Path) -> set[str]:

@@ -1,6 +1,7 @@
 """The nbgrader preprocessors and helpers that treat a graded notebook as hostile data, one by one (the hostile
 corpus tests them end to end)."""
 
+import json
 import os
 
 import pytest
@@ -144,3 +145,50 @@ def test_figures_have_a_budget_of_their_own_apart_from_the_text_cap():
     assert [len(o.data["image/png"]) for o in one_figure] == [1_000_000]  # five times the text cap, kept
     assert len(two_figures) == 2 and "1 image(s) left out" in two_figures[-1].text  # the cell's image budget
     assert "1 image(s) left out" in over_budget[-1].text  # the notebook's: 1.6 M of 2 M used before
+
+
+def _limits_config(tmp_path, cells: dict[str, float]) -> Config:
+    times = tmp_path / "reference_times.json"
+    times.write_text(json.dumps({"cells": cells, "notebook": sum(cells.values())}))
+    config = Config()
+    config.GuardedExecute.sandbox_kernel = False
+    config.GuardedExecute.reference_times = str(times)
+    config.GuardedExecute.cell_timeout_factor = 10.0
+    config.GuardedExecute.cell_timeout_floor = 2.0
+    config.GuardedExecute.notebook_timeout_factor = 5.0
+    config.GuardedExecute.notebook_timeout_floor = 7.0
+    config.GuardedExecute.record_times = str(tmp_path / "recorded.json")
+    return config
+
+
+def _notebook(*cells):
+    notebook = new_notebook(cells=list(cells))
+    notebook.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return notebook
+
+
+def test_cell_limits_follow_the_reference_and_a_slower_cell_within_them_runs(tmp_path):
+    quick, loop, slow, after = (new_code_cell(s) for s in ["x = 1", "while True:\n    pass",
+                                                           "import time\ntime.sleep(2.5)\nprint('slow but done')",
+                                                           "print(x + 1)"])
+    own = new_code_cell("print('a cell of my own')")  # not in the reference: the reference's longest applies
+    config = _limits_config(tmp_path, {quick.id: 0.01, loop.id: 0.01, slow.id: 0.3, after.id: 0.01})
+    graded, _ = preprocessors.GuardedExecute(config=config).preprocess(
+        _notebook(quick, loop, slow, own, after), {"metadata": {"path": str(tmp_path)}})
+    outputs = [cell.outputs for cell in graded.cells]
+    assert outputs[1][-1].ename == "CellTimeoutError" and "stopped after 2 s" in outputs[1][-1].evalue
+    assert outputs[2][0].text == "slow but done\n"  # 2.5 s: under 10 x 0.3 s, over the floor
+    assert outputs[3][0].text == "a cell of my own\n" and outputs[4][0].text == "2\n"
+    recorded = json.loads((tmp_path / "recorded.json").read_text())
+    assert set(recorded["cells"]) == {cell.id for cell in graded.cells}
+    assert 2 <= recorded["cells"][loop.id] < 6 and 2.5 <= recorded["cells"][slow.id] < 6
+
+
+def test_the_notebook_budget_follows_the_reference_total(tmp_path):
+    loops = [new_code_cell("while True:\n    pass") for _ in range(5)]
+    config = _limits_config(tmp_path, {cell.id: 0.1 for cell in loops})  # budget: max(7, 5 x 0.5) = 7 s
+    graded, _ = preprocessors.GuardedExecute(config=config).preprocess(
+        _notebook(*loops), {"metadata": {"path": str(tmp_path)}})
+    errors = [cell.outputs[-1] for cell in graded.cells]
+    assert [e.ename for e in errors[:3]] == ["CellTimeoutError"] * 3
+    assert errors[-1].ename == "CellNotRun" and "time budget of 7 s ran out" in errors[-1].evalue
