@@ -4,10 +4,10 @@ c = get_config()  # noqa: F821 -- provided by traitlets when nbgrader loads this
 
 c.CourseDirectory.course_id = "dl-foundations"
 # Instructor-only files beside a source notebook that must never reach students (the variants that prove the
-# tests, the hidden checks, the reference's times per cell), and photos that
+# tests, the hidden checks), and photos that
 # assignment 6 puts in my_images/ when it runs (students' own photos are not collected either).
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "mutants.py", "grader.py",
-                            "reference_times.json", "my_images"]
+                            "my_images"]
 
 # Per cell, sized to the longest cell of any assignment in grading mode (training loops shrink there).
 c.Execute.timeout = 300
@@ -78,7 +78,8 @@ c.Autograde.sanitize_preprocessors = [
 ]
 c.GuardedExecute.notebook_timeout = 900  # seconds per notebook, on top of Execute.timeout per cell
 # Limits from the reference: `dlcourse release` grades the reference solution and keeps its seconds per cell in
-# source/<assignment>/reference_times.json; while grading, a cell may then take 10x the reference's time (at least
+# source/<assignment>/reference_times.json (released too, so that `dlcourse check` applies the same limits; the
+# grader reads the source's copy); while grading, a cell may then take 10x the reference's time (at least
 # 5 s, at most Execute.timeout) and the notebook's cells 5x the reference's total (at least 60 s, at most
 # notebook_timeout): room for a loaded grader and for slower correct answers. A loop that never ends costs a few times the reference; a slower correct answer (loops where
 # the reference vectorises) keeps its points.

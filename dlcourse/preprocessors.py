@@ -187,6 +187,14 @@ class GuardedExecute(Execute):
         reference = seconds.get(cell.get("id", ""), max(seconds.values(), default=0.0))
         return math.ceil(max(self.cell_timeout_floor, self.cell_timeout_factor * reference))
 
+    def time_limits(self) -> str:
+        """The limits of the last run, in words."""
+        if not getattr(self, "_reference_seconds", None):
+            return f"{self.timeout} s per cell, {self.notebook_timeout} s per notebook"
+        return (f"each cell {self.cell_timeout_factor:g}x the reference solution's time (at least "
+                f"{self.cell_timeout_floor:g} s, at most {self.timeout} s), "
+                f"{self._budget()} s for the notebook's cells")
+
     def _budget(self) -> int:
         if not self._reference_seconds:
             return self.notebook_timeout

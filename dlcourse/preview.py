@@ -26,7 +26,7 @@ from nbgrader.utils import setenv
 from traitlets.config import Config, PyFileConfigLoader
 
 from dlcourse import judge
-from dlcourse.preprocessors import IMAGES_LEFT_OUT, TRUNCATED, GuardedExecute
+from dlcourse.preprocessors import IMAGES_LEFT_OUT, REFERENCE_TIMES, TRUNCATED, GuardedExecute
 from dlcourse.runtime import GRADING_ENV
 
 CONFIG_FILE = "nbgrader_config.py"
@@ -97,13 +97,15 @@ def preview(notebook: Path, config: Config | None = None, sandbox: bool = True) 
     config = copy.deepcopy(config if config is not None else course_config(notebook.parent))
     config.GuardedExecute.sandbox_kernel = sandbox
     graded = _without_hidden_tests(own)
+    times = notebook.parent / REFERENCE_TIMES  # released with the assignment: the grader's limits per cell
+    if times.is_file():
+        config.GuardedExecute.reference_times = str(times)
     executor = GuardedExecute(config=config)
-    limits = (f"{executor.timeout} s per cell, {executor.notebook_timeout} s per notebook, "
-              f"{executor.max_output_chars:,} characters of text output and {executor.max_image_chars:,} of images per "
-              "cell, grading mode on")
     resources = {"metadata": {"path": str(notebook.parent)}}
     with setenv(**{GRADING_ENV: "autograde"}):
         graded, _ = executor.preprocess(graded, resources)
+    limits = (f"{executor.time_limits()}, {executor.max_output_chars:,} characters of text output and "
+              f"{executor.max_image_chars:,} of images per cell, grading mode on")
     cells = [_compare(index, mine, theirs) for index, (mine, theirs) in enumerate(zip(own.cells, graded.cells,
                                                                                       strict=True))
              if mine.cell_type == "code" and mine.source.strip()]

@@ -1,5 +1,7 @@
 """``dlcourse check``: a student's notebook run as the grader will, and what will differ from their own run."""
 
+import json
+
 import nbconvert
 import nbformat
 import pytest
@@ -9,7 +11,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config import Config
 
 from dlcourse import cli, mutation, preview
-from dlcourse.preprocessors import GuardedExecute
+from dlcourse.preprocessors import REFERENCE_TIMES, GuardedExecute
 
 
 def _test_cell(source: str, grade_id: str):
@@ -62,6 +64,18 @@ def test_check_command_and_the_notebook_budget(own_run, tmp_path, capsys):
 
 
 @pytest.mark.notebook
+def test_check_applies_the_limits_from_the_reference_times_released_beside_the_notebook(own_run, tmp_path, capsys):
+    (tmp_path / "nbgrader_config.py").write_text("c.Execute.timeout = 60\nc.GuardedExecute.cell_timeout_floor = 2\n"
+                                                 "c.GuardedExecute.cell_timeout_factor = 10\n")
+    cells = [cell.id for cell in nbformat.read(own_run, as_version=4).cells]
+    (tmp_path / REFERENCE_TIMES).write_text(json.dumps({"cells": dict.fromkeys(cells, 0.1), "notebook": 0.5}))
+    assert cli.main(["check", str(own_run)]) == 1
+    out = capsys.readouterr().out
+    assert "each cell 10x the reference solution's time (at least 2 s, at most 60 s)" in out
+    assert "cell 3: CellTimeoutError: stopped after 2 s" in out
+
+
+@pytest.mark.notebook
 def test_check_on_the_a3_settings_that_meet_the_task_only_in_the_students_run(tmp_path):
     """lr 0.05 with batches of 32 reaches 0.95 in the task's 30 epochs but not in grading mode's 10: the grader
     judges the task's 30 epochs, so the check must not warn and the self-check must pass when graded."""
@@ -81,7 +95,9 @@ def test_check_on_the_a3_settings_that_meet_the_task_only_in_the_students_run(tm
 def test_every_header_states_the_graders_limits_and_the_check(assignment_id):
     grader = GuardedExecute(config=preview.course_config(ROOT))
     header = source_notebook(assignment_id).cells[0].source.replace("\n", " ")
-    assert f"at most {grader.timeout} s per cell and {grader.notebook_timeout} s for the whole notebook" in header
+    assert (f"each cell given at most {grader.cell_timeout_factor:g} times what it takes in the reference solution "
+            f"(at least {grader.cell_timeout_floor:g} s) and the whole notebook {grader.notebook_timeout_factor:g} "
+            f"times the reference's total (at least {grader.notebook_timeout_floor:g} s)") in header
     assert f"{grader.max_output_chars:,} characters of text output per cell" in header
     assert "Grading_check" in header and "dlcourse check NOTEBOOK.ipynb" in header
 
