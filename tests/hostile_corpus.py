@@ -702,9 +702,10 @@ CASES = [
     Case("corrupted_json", "the notebook file is not valid JSON", _corrupted, error="Notebook does not appear"),
     Case("missing_notebook", "the submission folder has no notebook", _missing,
          error="No notebooks were matched"),
-    Case("noisy_output", "prints 50 million characters; a right add that writes to stderr when a test calls it "
-         "(the grader writes a judged test's outputs: what the kernel prints meanwhile costs nothing)",
-         answered(suffix_conv='print("x" * 50_000_000)',
+    Case("noisy_output", "prints 10 million characters (under the message limit); a right add that writes to "
+         "stderr when a test calls it (the grader writes a judged test's outputs: what the kernel prints meanwhile "
+         "costs nothing)",
+         answered(suffix_conv='print("x" * 10_000_000)',
                   add="def add(a, b):\n    import sys\n    print('debugging add', file=sys.stderr)\n    return a + b"),
          check=_output_capped),
     Case("replace_numpy_allclose", "a wrong add, numpy.allclose made always true",
