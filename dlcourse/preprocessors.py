@@ -396,8 +396,9 @@ class GuardedExecute(Execute):
         notebook = self._source_folder() / f"{self._nbgrader['notebook']}.ipynb"
         kernel = judge.reference_kernel(notebook, lambda: self.kernel_manager_class(
             config=self.config, kernel_name=self.kernel_name or "python3"), self.timeout or 300)
-        self._deadline += monotonic() - started  # starting the reference is not the student's time
-        self._grader_seconds += monotonic() - started
+        spent = monotonic() - started  # starting the reference is not the student's time
+        self._deadline += spent
+        self._grader_seconds += spent
         return kernel
 
     # --- output cap ----------------------------------------------------------------------------------------

@@ -41,6 +41,11 @@ def _n(pattern: str) -> str:
     return re.sub(r"#(\w*)", lambda m: f"(?P<{m.group(1)}>{NUMBER})" if m.group(1) else f"({NUMBER})", pattern)
 
 
+def _ratio(scheme: str) -> str:
+    """a2's printed line for one activation and initialization: the variance ratio from layer 1 to 20."""
+    return _n(rf"{scheme} : Var\(a\) at layer 1 \S+ at layer 20 \S+ ratio #")
+
+
 STATED: dict[str, list[Stated]] = {
     "a1": [
         Stated(_n(r"For \$v_1, v_2\$ it is #"), _n(r"\|\|v1 - v2\|\|\^2 = tensor\(#")),
@@ -55,16 +60,16 @@ STATED: dict[str, list[Stated]] = {
                _n(r"tanh, sigma = 0.01 ?: .*? ratio #tanh .*?relu, sigma = 0.01 ?: .*? ratio #relu"),
                mode="full", how="order"),
         Stated(_n(r"ReLU explodes \(by half of that per layer, a ratio of about \$10\^\{#\}\$\)"),
-               _n(r"relu, sigma = 1 : Var\(a\) at layer 1 \S+ at layer 20 \S+ ratio #"), mode="full", how="order"),
+               _ratio("relu, sigma = 1"), mode="full", how="order"),
         Stated(_n(r"tanh saturates at \$\\pm 1\$ \(the variance of \$a\$ stays near \$n\$, ratio about #"),
-               _n(r"tanh, sigma = 1 : Var\(a\) at layer 1 \S+ at layer 20 \S+ ratio #"), mode="full"),
+               _ratio("tanh, sigma = 1"), mode="full"),
         Stated(_n(r"halve the variance at every layer \(ratio about \$#\s*\\times 10\^\{-6\}"),
-               _n(r"relu, lecun : Var\(a\) at layer 1 \S+ at layer 20 \S+ ratio #"), mode="full", scale=1e6,
+               _ratio("relu, lecun"), mode="full", scale=1e6,
                tolerance=0.5),
         Stated(_n(r"He keeps it level \(ratio about #"),
-               _n(r"relu, he : Var\(a\) at layer 1 \S+ at layer 20 \S+ ratio #"), mode="full"),
+               _ratio("relu, he"), mode="full"),
         Stated(_n(r"over the 20 layers \(ratio about #\)"),
-               _n(r"tanh, lecun : Var\(a\) at layer 1 \S+ at layer 20 \S+ ratio #"), mode="full"),
+               _ratio("tanh, lecun"), mode="full"),
         Stated(_n(r"He holds it near a constant \(ratio about #ratio, settling near #last\)"),
                _n(r"tanh, he : Var\(a\) at layer 1 \S+ at layer 20 #last, ratio #ratio"), mode="full"),
     ],
